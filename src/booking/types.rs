@@ -1,0 +1,283 @@
+//! Values that can only hold what the shop accepts. Parse once at the edge; the domain never
+//! re-checks them.
+
+use std::fmt;
+
+use rand::Rng;
+
+/// Why a value was refused: the field it came from and words for the person who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidInput {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl InvalidInput {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self { field, message: message.into() }
+    }
+}
+
+/// A tier id as sent by a client: short, lowercase letters, digits and dashes. Whether the
+/// tier exists is the database's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierId(String);
+
+impl TierId {
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(InvalidInput::new("tier", "Choose a ticket tier."));
+        }
+        if raw.len() > 40 || !raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err(InvalidInput::new("tier", "There is no such ticket tier."));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How many tickets: at least 1, at most the configured maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity(u32);
+
+impl Quantity {
+    pub fn new(n: i64, max: u32) -> Result<Self, InvalidInput> {
+        if n < 1 {
+            return Err(InvalidInput::new("quantity", "Quantity must be at least 1."));
+        }
+        if n > i64::from(max) {
+            return Err(InvalidInput::new(
+                "quantity",
+                format!("Quantity must be at most {max} per booking."),
+            ));
+        }
+        Ok(Self(n as u32))
+    }
+
+    /// Parses a form value such as `"2"`.
+    pub fn parse(raw: &str, max: u32) -> Result<Self, InvalidInput> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(InvalidInput::new("quantity", "Enter how many tickets you want."));
+        }
+        let digits = raw.strip_prefix(['-', '+']).unwrap_or(raw);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(InvalidInput::new("quantity", "Quantity must be a whole number."));
+        }
+        // All digits but beyond i64 is still "too many" (or "too few"), not "not a number".
+        let n = raw.parse::<i64>().unwrap_or(if raw.starts_with('-') { i64::MIN } else { i64::MAX });
+        Self::new(n, max)
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    pub fn as_i32(self) -> i32 {
+        self.0 as i32
+    }
+}
+
+/// The buyer's name: 1–100 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerName(String);
+
+impl CustomerName {
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(InvalidInput::new("name", "Enter your name."));
+        }
+        if name.chars().count() > 100 {
+            return Err(InvalidInput::new("name", "Name must be at most 100 characters."));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(InvalidInput::new("name", "Name must not contain control characters."));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address of the usual shape: `local@domain.tld`, at most 254 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let email = raw.trim();
+        let bad = || InvalidInput::new("email", "Enter an email address like name@example.com.");
+        if email.is_empty() {
+            return Err(InvalidInput::new("email", "Enter your email address."));
+        }
+        if email.len() > 254 {
+            return Err(InvalidInput::new("email", "Email address must be at most 254 characters."));
+        }
+        let (local, domain) = email.split_once('@').ok_or_else(bad)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@' || c == '<' || c == '>');
+        if !(domain_ok && local_ok) {
+            return Err(bad());
+        }
+        Ok(Self(email.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A client-chosen key that makes a retried request return the first attempt's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// 8–100 visible ASCII characters.
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let key = raw.trim();
+        if key.len() < 8 || key.len() > 100 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(InvalidInput::new(
+                "idempotency_key",
+                "The form's idempotency key is malformed; reload the page and try again.",
+            ));
+        }
+        Ok(Self(key.to_owned()))
+    }
+
+    /// A fresh key for a form being rendered.
+    pub fn generate() -> Self {
+        Self(crate::settings::random_token(24))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A booking reference such as `TK-7F3K-92QD-X4`: 10 symbols from a 32-letter alphabet
+/// (50 random bits) that has no 0/O or 1/I to confuse when read aloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference(String);
+
+const REFERENCE_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+
+impl Reference {
+    pub fn generate() -> Self {
+        let mut rng = rand::rng();
+        let mut symbols = (0..10).map(|_| REFERENCE_ALPHABET[rng.random_range(0..32)] as char);
+        let mut group = |n: usize| symbols.by_ref().take(n).collect::<String>();
+        Self(format!("TK-{}-{}-{}", group(4), group(4), group(2)))
+    }
+
+    /// Accepts a reference typed by a person: case-insensitive, surrounding spaces ignored.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let upper = raw.trim().to_ascii_uppercase();
+        let parts: Vec<&str> = upper.split('-').collect();
+        let ok = parts.len() == 4
+            && parts[0] == "TK"
+            && [parts[1].len(), parts[2].len(), parts[3].len()] == [4, 4, 2]
+            && parts[1..].iter().all(|p| p.bytes().all(|b| REFERENCE_ALPHABET.contains(&b)));
+        ok.then(|| Self(upper))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantity_accepts_one_to_max_and_names_the_field_otherwise() {
+        assert_eq!(Quantity::parse("1", 10).unwrap().get(), 1);
+        assert_eq!(Quantity::parse(" 10 ", 10).unwrap().get(), 10);
+        for bad in ["0", "-1", "11", "99999999999999999999999", "two", "1.5", "", "1e3", "0x10"] {
+            let err = Quantity::parse(bad, 10).expect_err(bad);
+            assert_eq!(err.field, "quantity", "{bad}");
+        }
+        assert!(Quantity::parse("99999999999999999999999", 10).unwrap_err().message.contains("at most 10"));
+        assert!(Quantity::parse("-99999999999999999999999", 10).unwrap_err().message.contains("at least 1"));
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(CustomerName::parse("  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
+        assert!(CustomerName::parse("   ").is_err());
+        assert!(CustomerName::parse(&"x".repeat(100)).is_ok());
+        assert!(CustomerName::parse(&"é".repeat(101)).is_err());
+        assert!(CustomerName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn emails_must_have_the_usual_shape() {
+        for good in ["a@b.co", "ada.lovelace+tickets@example.org"] {
+            assert!(Email::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "ada@.com",
+            "a b@example.com",
+            "ada@exa mple.com",
+            "a@b@c.com",
+        ] {
+            assert_eq!(Email::parse(bad).expect_err(bad).field, "email", "{bad}");
+        }
+    }
+
+    #[test]
+    fn tier_ids_are_short_slugs() {
+        assert_eq!(TierId::parse("front-row").unwrap().as_str(), "front-row");
+        assert!(TierId::parse("").is_err());
+        assert!(TierId::parse("VIP'; DROP TABLE").is_err());
+        assert!(TierId::parse(&"a".repeat(41)).is_err());
+    }
+
+    #[test]
+    fn references_are_readable_and_round_trip() {
+        for _ in 0..200 {
+            let r = Reference::generate();
+            let s = r.as_str();
+            assert_eq!(s.len(), "TK-XXXX-XXXX-XX".len(), "{s}");
+            assert!(!s[3..].contains(['0', 'O', '1', 'I']), "{s}");
+            assert_eq!(Reference::parse(&s.to_lowercase()), Some(r.clone()));
+        }
+        assert_eq!(Reference::parse("TK-0000-0000-00"), None);
+        assert_eq!(Reference::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn idempotency_keys_are_bounded_visible_ascii() {
+        assert!(IdempotencyKey::parse(IdempotencyKey::generate().as_str()).is_ok());
+        assert!(IdempotencyKey::parse("short").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(101)).is_err());
+        assert!(IdempotencyKey::parse("has a space in it").is_err());
+    }
+}

@@ -1,0 +1,155 @@
+//! Storage: one Diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool, the embedded
+//! per-backend migrations, and the one helper that opens a write transaction correctly on both.
+
+pub mod models;
+pub mod schema;
+
+use std::path::Path;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::settings::{DatabaseUrl, Settings};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to whichever backend `DATABASE_URL` names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// The pool handed to every request.
+pub type DbPool = Pool<ConnectionManager<DbConnection>>;
+/// A connection checked out of the pool.
+pub type PooledConn = PooledConnection<ConnectionManager<DbConnection>>;
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+}
+
+impl From<r2d2::Error> for DbError {
+    fn from(e: r2d2::Error) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+/// Applies SQLite's per-connection settings: WAL lets readers run beside the one writer,
+/// `busy_timeout` makes writers queue instead of failing with "database is locked".
+#[derive(Debug, Clone, Copy)]
+struct ConnectionSetup;
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSetup {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        if let DbConnection::Sqlite(c) = conn {
+            for pragma in [
+                "PRAGMA busy_timeout = 5000;",
+                "PRAGMA journal_mode = WAL;",
+                "PRAGMA synchronous = NORMAL;",
+                "PRAGMA foreign_keys = ON;",
+            ] {
+                c.batch_execute(pragma).map_err(diesel::r2d2::Error::QueryError)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the pool for `settings.database_url`, creating the SQLite file's folder if needed.
+/// Fails if the database cannot be reached at start.
+pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
+    let url = match &settings.database_url {
+        DatabaseUrl::Sqlite(path) => {
+            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    DbError::Unavailable(format!("cannot create folder {}: {e}", dir.display()))
+                })?;
+            }
+            path.clone()
+        }
+        DatabaseUrl::Postgres(url) => url.clone(),
+    };
+    // `establish` tries the variants in order; the scheme was checked in settings, and a
+    // SQLite path never parses as a libpq URL, so the right variant is chosen.
+    let manager = ConnectionManager::<DbConnection>::new(url);
+    Pool::builder()
+        .max_size(settings.db_pool_size)
+        .min_idle(Some(1))
+        .connection_timeout(settings.db_pool_timeout)
+        .connection_customizer(Box::new(ConnectionSetup))
+        .build(manager)
+        .map_err(DbError::from)
+}
+
+/// Applies the embedded migrations of the connection's backend.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
+    let source = match conn {
+        DbConnection::Pg(_) => POSTGRES_MIGRATIONS,
+        DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
+    };
+    conn.run_pending_migrations(source).map(|_| ()).map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Runs `f` in a transaction that may read then write.
+///
+/// On SQLite this is `BEGIN IMMEDIATE`: it takes the write lock up front, so two such
+/// transactions queue on `busy_timeout` instead of deadlocking on a lock upgrade (which SQLite
+/// answers with an immediate "database is locked"). On PostgreSQL it is an ordinary
+/// READ COMMITTED transaction: row locks and the re-checked `WHERE` of a conditional update
+/// already serialise writers to the same row.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    if !matches!(conn, DbConnection::Sqlite(_)) {
+        return conn.transaction(f);
+    }
+    // What `SqliteConnection::immediate_transaction` does, with the closure given the
+    // enum so domain code stays backend-neutral.
+    let DbConnection::Sqlite(sqlite) = conn else { unreachable!("checked above") };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let result = f(conn);
+    let DbConnection::Sqlite(sqlite) = conn else { unreachable!("the closure cannot change the variant") };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(sqlite)?;
+            Ok(value)
+        }
+        Err(e) => {
+            AnsiTransactionManager::rollback_transaction(sqlite)?;
+            Err(e)
+        }
+    }
+}
+
+/// True for the errors that mean "the database is not there right now" rather than "the
+/// query was wrong": closed connections, and SQLite's busy/locked after its timeout.
+pub fn is_unavailable(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("database is locked")
+                || m.contains("database is busy")
+                || m.contains("server closed the connection")
+                || m.contains("terminating connection")
+                || m.contains("no connection to the server")
+                || m.contains("could not connect")
+                || m.contains("the database system is")
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,50 @@
+//! The one schema both backends share (written by hand: `diesel print-schema` would emit
+//! backend-specific types, and both migrations are kept to these common SQL types).
+
+diesel::table! {
+    ticket_tiers (id) {
+        id -> Text,
+        name -> Text,
+        price_cents -> BigInt,
+        capacity -> Integer,
+        available -> Integer,
+        withheld -> Integer,
+        sort_order -> Integer,
+    }
+}
+
+diesel::table! {
+    bookings (id) {
+        id -> Text,
+        reference -> Text,
+        tier_id -> Text,
+        quantity -> Integer,
+        unit_price_cents -> BigInt,
+        total_cents -> BigInt,
+        customer_name -> Text,
+        customer_email -> Text,
+        user_id -> Nullable<Text>,
+        status -> Text,
+        idempotency_key -> Nullable<Text>,
+        transaction_id -> Nullable<Text>,
+        failure_reason -> Nullable<Text>,
+        hold_expires_at -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> BigInt,
+        actor -> Text,
+        action -> Text,
+        tier_id -> Nullable<Text>,
+        before -> Text,
+        after -> Text,
+    }
+}
+
+diesel::joinable!(bookings -> ticket_tiers (tier_id));
+diesel::allow_tables_to_appear_in_same_query!(ticket_tiers, bookings, audit_log);

@@ -1,0 +1,133 @@
+//! The one place that decides what a failure looks like over HTTP: a status and a friendly
+//! page for people (the JSON API has its own shape in `routes::api`). Logs get the cause.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::booking::BookingError;
+use crate::db::{DbError, is_unavailable};
+
+/// A request that could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("request body larger than 16 KiB")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        match &e {
+            DbError::Unavailable(_) => Self::Unavailable(e.to_string()),
+            DbError::Query(q) if is_unavailable(q) => Self::Unavailable(e.to_string()),
+            _ => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<BookingError> for AppError {
+    fn from(e: BookingError) -> Self {
+        match e {
+            BookingError::Storage(db) => db.into(),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        Self::Internal(format!("template: {e}"))
+    }
+}
+
+/// The friendly error page.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    heading: &'a str,
+    message: &'a str,
+}
+
+impl AppError {
+    /// The sentence a person is shown for this error.
+    pub fn message_for_people(&self) -> String {
+        self.heading_and_message().1
+    }
+
+    fn heading_and_message(&self) -> (&'static str, String) {
+        match self {
+            Self::NotFound(what) => ("Not found", what.clone()),
+            Self::BadRequest(why) => ("That request could not be read", why.clone()),
+            Self::Forbidden(why) => ("Not allowed", why.clone()),
+            Self::PayloadTooLarge => ("Too much data", "The request was larger than 16 KiB and was not read.".into()),
+            Self::UnsupportedMediaType(why) => ("Unsupported content type", why.clone()),
+            Self::TooManyRequests { retry_after_secs } => (
+                "Too many requests",
+                format!("Please wait {retry_after_secs} seconds and try again."),
+            ),
+            Self::Unavailable(_) => (
+                "We'll be right back",
+                "The ticket shop cannot reach its database at the moment. Nothing was booked or charged. Please try again in a few seconds.".into(),
+            ),
+            Self::Internal(_) => (
+                "Something went wrong",
+                "An unexpected error stopped this request. Nothing was booked or charged.".into(),
+            ),
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        match self {
+            Self::Internal(cause) => log::error!("500: {cause}"),
+            Self::Unavailable(cause) => log::warn!("503: {cause}"),
+            _ => {}
+        }
+        let (heading, message) = self.heading_and_message();
+        let page = ErrorPage { status: status.as_u16(), heading, message: &message };
+        let body = page.render().unwrap_or_else(|_| format!("{heading}: {message}"));
+        let mut response = HttpResponse::build(status);
+        response.content_type(ContentType::html());
+        match self {
+            Self::TooManyRequests { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "2"));
+            }
+            _ => {}
+        }
+        response.body(body)
+    }
+}

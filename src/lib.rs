@@ -1,0 +1,17 @@
+//! TechKraft Concert Tickets: a concert ticket shop that never oversells.
+//!
+//! `startup` builds the server; `booking` is the domain (reserve → pay → confirm); `db` the
+//! storage on SQLite or PostgreSQL; `routes` the HTTP handlers; `views` and `templates/` what
+//! people see.
+
+pub mod booking;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod metrics;
+pub mod money;
+pub mod payment;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod views;

@@ -1,0 +1,43 @@
+//! The `techkraft-tickets` server: settings → application → run.
+
+use std::process::ExitCode;
+
+use techkraft_tickets::settings::Settings;
+use techkraft_tickets::startup::Application;
+
+fn main() -> ExitCode {
+    // A missing .env is normal; a broken one is worth saying.
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("error: .env: {e}");
+        return ExitCode::FAILURE;
+    }
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if settings.admin_password_generated {
+        log::warn!("ADMIN_PASSWORD is not set; generated one for this run: {}", settings.admin_password);
+    }
+    log::info!("database: {}", settings.database_url.redacted());
+
+    let result = actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).map_err(|e| e.to_string())?;
+        log::info!("listening on http://{}", app.local_addr());
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! `POST /bookings`: the booking form. Success is a `303` to the confirmation page (or, for
+//! htmx, the result in place); failures re-render the form with the error and its status.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
+use askama::Template;
+
+use super::pages::{BasicPage, IndexPage, forms_for};
+use super::{AppState, html, is_htmx, media_type, read_body};
+use crate::booking::{
+    BookingError, BookingRequest, Buyer, CustomerName, Email, IdempotencyKey, InvalidInput, Quantity, TierId,
+};
+use crate::db::models::BookingStatus;
+use crate::error::AppError;
+use crate::routes::assets;
+use crate::views::{BookingView, FormView, TierView};
+
+/// The form fields as sent (first occurrence of each; unknown fields ignored).
+#[derive(Debug, Default, Clone)]
+struct FormInput {
+    tier: String,
+    quantity: String,
+    name: String,
+    email: String,
+    idempotency_key: String,
+}
+
+impl FormInput {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut input = Self::default();
+        let mut seen = std::collections::HashSet::new();
+        for (key, value) in pairs {
+            let slot = match key.as_str() {
+                "tier" => &mut input.tier,
+                "quantity" => &mut input.quantity,
+                "name" => &mut input.name,
+                "email" => &mut input.email,
+                "idempotency_key" => &mut input.idempotency_key,
+                _ => continue,
+            };
+            if seen.insert(key) {
+                *slot = value;
+            }
+        }
+        input
+    }
+
+    /// Checks every field, reporting the first fault in form order.
+    fn parse(&self, max_quantity: u32) -> Result<BookingRequest, InvalidInput> {
+        let tier = TierId::parse(&self.tier)?;
+        let quantity = Quantity::parse(&self.quantity, max_quantity)?;
+        let name = CustomerName::parse(&self.name)?;
+        let email = Email::parse(&self.email)?;
+        let idempotency_key = if self.idempotency_key.trim().is_empty() {
+            None
+        } else {
+            Some(IdempotencyKey::parse(&self.idempotency_key)?)
+        };
+        Ok(BookingRequest { tier, quantity, buyer: Buyer::Web { name, email }, idempotency_key })
+    }
+}
+
+/// The fragment htmx swaps in place of the form: the form again (with the result or the
+/// error) and, out of band, the fresh availability board.
+#[derive(Template)]
+#[template(path = "partials/booking_result.html")]
+struct BookingFormFragment {
+    form: FormView,
+    tiers: Vec<TierView>,
+    poll_seconds: u32,
+    oob: bool,
+}
+
+/// A message with nowhere better to go (htmx request for an unknown tier).
+#[derive(Template)]
+#[template(path = "partials/notice.html")]
+struct NoticeFragment {
+    message: String,
+}
+
+/// What to show after a booking attempt.
+enum Shown {
+    Booked(BookingView),
+    Failed { field: &'static str, message: String },
+}
+
+struct Context {
+    htmx: bool,
+    basic: bool,
+    /// The tier the form belonged to, as far as we know it.
+    tier: String,
+}
+
+#[post("/bookings")]
+pub async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let mut ctx = Context {
+        htmx: is_htmx(&req),
+        basic: req.query_string().split('&').any(|p| p == "page=basic"),
+        // htmx names the form that sent the request: `form-<tier>`.
+        tier: req
+            .headers()
+            .get("HX-Trigger")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("form-"))
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let mut input = FormInput::default();
+    match book(&req, payload, &state, &mut ctx, &mut input).await {
+        Ok(response) => Ok(response),
+        // Request-level faults (413, 415, 429…) still answer htmx in place, in the form.
+        Err(e) if ctx.htmx && e.status_code().is_client_error() => {
+            let shown = Shown::Failed { field: "", message: e.message_for_people() };
+            respond(&state, &ctx, &input, e.status_code(), shown).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn book(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    ctx: &mut Context,
+    input: &mut FormInput,
+) -> Result<HttpResponse, AppError> {
+    if media_type(req) != "application/x-www-form-urlencoded" {
+        return Err(AppError::UnsupportedMediaType(
+            "Send the booking form as application/x-www-form-urlencoded.".into(),
+        ));
+    }
+    let body = read_body(payload).await?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
+    *input = FormInput::from_pairs(pairs);
+    if !input.tier.is_empty() {
+        ctx.tier = input.tier.clone();
+    }
+
+    let request = match input.parse(state.settings.max_tickets_per_booking) {
+        Ok(request) => request,
+        Err(invalid) => {
+            let shown = Shown::Failed { field: invalid.field, message: invalid.message };
+            return respond(state, ctx, input, StatusCode::UNPROCESSABLE_ENTITY, shown).await;
+        }
+    };
+
+    let tier_name = |tiers: &[TierView], id: &str| {
+        tiers.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_else(|| id.to_owned())
+    };
+    match state.shop.book(request).await {
+        Ok(booking) if !ctx.htmx => Ok(see_other(&booking.reference)),
+        Ok(booking) => {
+            let tiers = TierView::all(&state.shop.tiers().await?);
+            let view = BookingView::new(&booking, &tier_name(&tiers, &booking.tier_id));
+            respond(state, ctx, input, StatusCode::OK, Shown::Booked(view)).await
+        }
+        Err(BookingError::Unsettled { reference, status: BookingStatus::Held }) if !ctx.htmx => {
+            Ok(see_other(&reference))
+        }
+        Err(e) => {
+            let (status, field, message) = match e {
+                BookingError::UnknownTier => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "tier", "There is no such ticket tier.".to_owned())
+                }
+                BookingError::KeyReused => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key",
+                    "This form was already used for a different booking. Reload the page and try again."
+                        .to_owned(),
+                ),
+                BookingError::NotEnoughSeats { requested, available } => {
+                    let tiers = TierView::all(&state.shop.tiers().await?);
+                    let name = tier_name(&tiers, &ctx.tier);
+                    let tail = if available <= 0 {
+                        " This tier is sold out.".to_owned()
+                    } else {
+                        format!(" You asked for {requested}.")
+                    };
+                    (StatusCode::CONFLICT, "quantity", format!("Only {available} left for {name}.{tail}"))
+                }
+                BookingError::PaymentDeclined { reason, .. } => (
+                    StatusCode::PAYMENT_REQUIRED,
+                    "",
+                    format!(
+                        "Payment failed: {reason}. Don't worry: no seats were taken, nothing was charged."
+                    ),
+                ),
+                BookingError::Refunded { reference } => (
+                    StatusCode::CONFLICT,
+                    "",
+                    format!(
+                        "Your payment went through after your seat hold expired, and the seats had been sold in the meantime. \
+                         The charge was refunded in full (booking {reference})."
+                    ),
+                ),
+                BookingError::Unsettled { reference, status } => (
+                    if status == BookingStatus::Held { StatusCode::ACCEPTED } else { StatusCode::CONFLICT },
+                    "",
+                    match status {
+                        BookingStatus::Held => {
+                            format!(
+                                "Booking {reference} is still being processed. Check its page in a moment."
+                            )
+                        }
+                        BookingStatus::Voided => {
+                            format!("Booking {reference} was cancelled by the box office.")
+                        }
+                        _ => format!(
+                            "Booking {reference} expired before its payment completed. Nothing was charged; please book again."
+                        ),
+                    },
+                ),
+                BookingError::Storage(db) => return Err(db.into()),
+            };
+            respond(state, ctx, input, status, Shown::Failed { field, message }).await
+        }
+    }
+}
+
+fn see_other(reference: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, format!("/bookings/{reference}"))).finish()
+}
+
+/// Renders the outcome: the form fragment for htmx, else the whole page it came from.
+async fn respond(
+    state: &AppState,
+    ctx: &Context,
+    input: &FormInput,
+    status: StatusCode,
+    shown: Shown,
+) -> Result<HttpResponse, AppError> {
+    let tiers = TierView::all(&state.shop.tiers().await?);
+    let max = state.settings.max_tickets_per_booking;
+    let action = if ctx.basic { "/bookings?page=basic" } else { "/bookings" };
+    let form = tiers.iter().find(|t| t.id == ctx.tier).map(|tier| {
+        let mut form = FormView::blank(tier, max, action);
+        match &shown {
+            Shown::Booked(view) => form.success = Some(view.clone()),
+            Shown::Failed { field, message } => {
+                // Keep what the visitor typed; a fresh key makes the next submit a new attempt.
+                form.quantity = input.quantity.clone();
+                form.name = input.name.clone();
+                form.email = input.email.clone();
+                form.error_field = (*field).to_owned();
+                form.error = Some(message.clone());
+            }
+        }
+        form
+    });
+    let notice = match (&form, &shown) {
+        (None, Shown::Failed { message, .. }) => Some(message.clone()),
+        _ => None,
+    };
+    let poll_seconds = state.settings.poll_seconds;
+    match (ctx.htmx, form) {
+        (true, Some(form)) => html(status, &BookingFormFragment { form, tiers, poll_seconds, oob: true }),
+        (true, None) => html(status, &NoticeFragment { message: notice.unwrap_or_default() }),
+        (false, filled) if ctx.basic => {
+            let forms = forms_for(&tiers, max, action, filled);
+            html(status, &BasicPage { tiers, forms, notice })
+        }
+        (false, filled) => {
+            let forms = forms_for(&tiers, max, action, filled);
+            html(
+                status,
+                &IndexPage {
+                    asset_version: assets::version(),
+                    tiers,
+                    forms,
+                    poll_seconds,
+                    notice,
+                    oob: false,
+                },
+            )
+        }
+    }
+}

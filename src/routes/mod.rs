@@ -1,0 +1,56 @@
+//! HTTP handlers, one module per feature. Handlers parse, call the domain, render.
+
+pub mod assets;
+pub mod bookings;
+pub mod health;
+pub mod pages;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use crate::booking::Shop;
+use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+
+/// Largest request body any route reads.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub shop: Shop,
+    pub settings: Arc<Settings>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// True when htmx sent the request (it then wants a fragment, not a page).
+pub fn is_htmx(req: &HttpRequest) -> bool {
+    req.headers().get("HX-Request").is_some_and(|v| v.as_bytes() == b"true")
+}
+
+/// Renders a template with a status.
+pub fn html(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status).content_type(ContentType::html()).body(template.render()?))
+}
+
+/// Reads a request body of at most [`MAX_BODY_BYTES`]; more is a 413 and is not read.
+pub async fn read_body(payload: web::Payload) -> Result<web::Bytes, AppError> {
+    match payload.to_bytes_limited(MAX_BODY_BYTES).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(AppError::BadRequest(format!("The request body could not be read: {e}"))),
+        Err(_) => Err(AppError::PayloadTooLarge),
+    }
+}
+
+/// The request's media type without parameters, lowercased (`application/json`).
+pub fn media_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}

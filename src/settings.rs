@@ -1,0 +1,355 @@
+//! Typed settings read from the environment (and a `.env` file, loaded by `main`).
+//!
+//! Every variable of SPEC §3 is parsed here once; a bad value stops start-up with one line
+//! that names the variable and the fault.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand::Rng;
+
+/// Where the database lives; the scheme decides the backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH`: PATH is everything after the scheme (relative or absolute).
+    Sqlite(String),
+    /// `postgres://…` or `postgresql://…`, passed to libpq unchanged.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses a URL, refusing any scheme other than `sqlite://`, `postgres://` and
+    /// `postgresql://` (Diesel's `MultiConnection` would otherwise open a SQLite file named
+    /// after whatever string it was given).
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://data/techkraft.sqlite3".into());
+            }
+            Ok(Self::Sqlite(path.to_owned()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else {
+            Err("must start with sqlite://, postgres:// or postgresql://".into())
+        }
+    }
+
+    /// The URL without any password, safe for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{path}"),
+            Self::Postgres(url) => redact_password(url),
+        }
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    // postgres://user:secret@host/db -> postgres://user:***@host/db
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The simulated gateway's latency: a fixed number or an inclusive range of milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DelayRange {
+    pub min_ms: u64,
+    pub max_ms: u64,
+}
+
+impl DelayRange {
+    /// Parses `250` or `100-500`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let number = |s: &str| {
+            s.trim().parse::<u64>().map_err(|_| format!("{s:?} is not a whole number of milliseconds"))
+        };
+        let (min_ms, max_ms) = match text.split_once('-') {
+            Some((lo, hi)) => (number(lo)?, number(hi)?),
+            None => {
+                let n = number(text)?;
+                (n, n)
+            }
+        };
+        if min_ms > max_ms {
+            return Err(format!("range {min_ms}-{max_ms} runs backwards"));
+        }
+        if max_ms > 600_000 {
+            return Err("at most 600000 ms".into());
+        }
+        Ok(Self { min_ms, max_ms })
+    }
+
+    /// A delay drawn uniformly from the range.
+    pub fn sample(&self) -> Duration {
+        Duration::from_millis(rand::rng().random_range(self.min_ms..=self.max_ms))
+    }
+}
+
+/// Everything the server needs to know at start.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub bind_addr: SocketAddr,
+    pub db_pool_size: u32,
+    /// How long a request waits for a pooled connection before it gets a 503.
+    pub db_pool_timeout: Duration,
+    pub admin_password: String,
+    /// True when the password was generated because `ADMIN_PASSWORD` was unset.
+    pub admin_password_generated: bool,
+    /// Key for signing the admin session cookie (at least 64 bytes).
+    pub session_secret: Vec<u8>,
+    pub payment_success_rate: f64,
+    pub payment_delay: DelayRange,
+    pub hold_ttl: Duration,
+    pub max_tickets_per_booking: u32,
+    pub poll_seconds: u32,
+    pub cors_allowed_origins: Vec<String>,
+    pub rate_limit_bookings_per_min: u32,
+    pub rate_limit_signin_per_min: u32,
+    pub trust_forwarded_for: bool,
+}
+
+/// A setting that could not be used: names the variable and the fault.
+#[derive(Debug, thiserror::Error)]
+#[error("setting {variable}: {fault}")]
+pub struct SettingsError {
+    pub variable: &'static str,
+    pub fault: String,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment in production, a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        fn parse<T: std::str::FromStr>(
+            variable: &'static str,
+            value: Option<String>,
+            default: T,
+        ) -> Result<T, SettingsError> {
+            match value {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| SettingsError { variable, fault: format!("{v:?} is not a valid value") }),
+            }
+        }
+
+        let database_url = DatabaseUrl::parse(
+            &get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/techkraft.sqlite3".into()),
+        )
+        .map_err(|fault| SettingsError { variable: "DATABASE_URL", fault })?;
+
+        let bind_addr = parse("BIND_ADDR", get("BIND_ADDR"), SocketAddr::from(([127, 0, 0, 1], 3000)))?;
+
+        let default_pool = match database_url {
+            // SQLite has one writer at a time; a few connections serve the readers too.
+            DatabaseUrl::Sqlite(_) => 8,
+            DatabaseUrl::Postgres(_) => 16,
+        };
+        let db_pool_size: u32 = parse("DB_POOL_SIZE", get("DB_POOL_SIZE"), default_pool)?;
+        if !(1..=1000).contains(&db_pool_size) {
+            return Err(SettingsError { variable: "DB_POOL_SIZE", fault: "must be 1..=1000".into() });
+        }
+        let pool_timeout_ms: u64 = parse("DB_POOL_TIMEOUT_MS", get("DB_POOL_TIMEOUT_MS"), 1000)?;
+        if !(1..=60_000).contains(&pool_timeout_ms) {
+            return Err(SettingsError { variable: "DB_POOL_TIMEOUT_MS", fault: "must be 1..=60000".into() });
+        }
+
+        let (admin_password, admin_password_generated) = match get("ADMIN_PASSWORD") {
+            Some(p) if p.len() < 8 => {
+                return Err(SettingsError {
+                    variable: "ADMIN_PASSWORD",
+                    fault: "must be at least 8 characters".into(),
+                });
+            }
+            Some(p) => (p, false),
+            None => (random_token(20), true),
+        };
+
+        let session_secret = match get("SESSION_SECRET") {
+            Some(s) if s.len() < 64 => {
+                return Err(SettingsError {
+                    variable: "SESSION_SECRET",
+                    fault: "must be at least 64 characters".into(),
+                });
+            }
+            Some(s) => s.into_bytes(),
+            None => random_token(64).into_bytes(),
+        };
+
+        let payment_success_rate: f64 = parse("PAYMENT_SUCCESS_RATE", get("PAYMENT_SUCCESS_RATE"), 0.95)?;
+        if !(0.0..=1.0).contains(&payment_success_rate) {
+            return Err(SettingsError {
+                variable: "PAYMENT_SUCCESS_RATE",
+                fault: format!("{payment_success_rate} is outside 0..=1"),
+            });
+        }
+        let payment_delay = DelayRange::parse(&get("PAYMENT_DELAY_MS").unwrap_or_else(|| "100-500".into()))
+            .map_err(|fault| SettingsError { variable: "PAYMENT_DELAY_MS", fault })?;
+
+        let hold_ttl_secs: u64 = parse("HOLD_TTL_SECS", get("HOLD_TTL_SECS"), 120)?;
+        if !(1..=86_400).contains(&hold_ttl_secs) {
+            return Err(SettingsError { variable: "HOLD_TTL_SECS", fault: "must be 1..=86400".into() });
+        }
+        let max_tickets_per_booking: u32 =
+            parse("MAX_TICKETS_PER_BOOKING", get("MAX_TICKETS_PER_BOOKING"), 10)?;
+        if !(1..=1000).contains(&max_tickets_per_booking) {
+            return Err(SettingsError {
+                variable: "MAX_TICKETS_PER_BOOKING",
+                fault: "must be 1..=1000".into(),
+            });
+        }
+        let poll_seconds: u32 = parse("POLL_SECONDS", get("POLL_SECONDS"), 5)?;
+        if !(1..=3600).contains(&poll_seconds) {
+            return Err(SettingsError { variable: "POLL_SECONDS", fault: "must be 1..=3600".into() });
+        }
+
+        let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")
+            .unwrap_or_else(|| "http://localhost:5173,http://127.0.0.1:5173".into())
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect::<Vec<_>>();
+        if let Some(bad) =
+            cors_allowed_origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return Err(SettingsError {
+                variable: "CORS_ALLOWED_ORIGINS",
+                fault: format!("{bad:?} is not an http(s) origin"),
+            });
+        }
+
+        let rate_limit_bookings_per_min =
+            parse("RATE_LIMIT_BOOKINGS_PER_MIN", get("RATE_LIMIT_BOOKINGS_PER_MIN"), 60)?;
+        let rate_limit_signin_per_min =
+            parse("RATE_LIMIT_SIGNIN_PER_MIN", get("RATE_LIMIT_SIGNIN_PER_MIN"), 10)?;
+        let trust_forwarded_for = parse_bool("TRUST_FORWARDED_FOR", get("TRUST_FORWARDED_FOR"))?;
+
+        Ok(Self {
+            database_url,
+            bind_addr,
+            db_pool_size,
+            db_pool_timeout: Duration::from_millis(pool_timeout_ms),
+            admin_password,
+            admin_password_generated,
+            session_secret,
+            payment_success_rate,
+            payment_delay,
+            hold_ttl: Duration::from_secs(hold_ttl_secs),
+            max_tickets_per_booking,
+            poll_seconds,
+            cors_allowed_origins,
+            rate_limit_bookings_per_min,
+            rate_limit_signin_per_min,
+            trust_forwarded_for,
+        })
+    }
+}
+
+fn parse_bool(variable: &'static str, value: Option<String>) -> Result<bool, SettingsError> {
+    match value.as_deref().map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(SettingsError { variable, fault: format!("{v:?} is not true or false") }),
+    }
+}
+
+/// A random string of `len` characters from an alphabet that survives copy and paste.
+pub fn random_token(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let s = settings(&[]).expect("defaults are valid");
+        assert_eq!(s.database_url, DatabaseUrl::Sqlite("data/techkraft.sqlite3".into()));
+        assert_eq!(s.bind_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.payment_success_rate, 0.95);
+        assert_eq!(s.payment_delay, DelayRange { min_ms: 100, max_ms: 500 });
+        assert_eq!(s.hold_ttl, Duration::from_secs(120));
+        assert_eq!(s.max_tickets_per_booking, 10);
+        assert_eq!(s.poll_seconds, 5);
+        assert_eq!(s.cors_allowed_origins, ["http://localhost:5173", "http://127.0.0.1:5173"]);
+        assert_eq!(s.rate_limit_bookings_per_min, 60);
+        assert_eq!(s.rate_limit_signin_per_min, 10);
+        assert!(!s.trust_forwarded_for);
+        assert!(s.admin_password_generated);
+        assert!(s.admin_password.len() >= 16);
+    }
+
+    #[test]
+    fn a_database_url_of_another_scheme_is_refused_by_name() {
+        let err = settings(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+        let err = settings(&[("DATABASE_URL", "techkraft.db")]).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn sqlite_paths_are_everything_after_the_scheme() {
+        assert_eq!(DatabaseUrl::parse("sqlite://data/x.db"), Ok(DatabaseUrl::Sqlite("data/x.db".into())));
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/tk/x.db"),
+            Ok(DatabaseUrl::Sqlite("/var/lib/tk/x.db".into()))
+        );
+        assert!(DatabaseUrl::parse("postgresql://u@h/db").is_ok());
+    }
+
+    #[test]
+    fn passwords_are_hidden_in_logged_urls() {
+        let url = DatabaseUrl::parse("postgres://tk:hunter2@db:5432/tk").unwrap();
+        assert_eq!(url.redacted(), "postgres://tk:***@db:5432/tk");
+    }
+
+    #[test]
+    fn payment_delay_takes_a_number_or_a_range() {
+        assert_eq!(DelayRange::parse("0"), Ok(DelayRange { min_ms: 0, max_ms: 0 }));
+        assert_eq!(DelayRange::parse("10-20"), Ok(DelayRange { min_ms: 10, max_ms: 20 }));
+        assert!(DelayRange::parse("20-10").is_err());
+        assert!(DelayRange::parse("fast").is_err());
+    }
+
+    #[test]
+    fn out_of_range_settings_name_their_variable() {
+        for (var, value) in [
+            ("PAYMENT_SUCCESS_RATE", "1.5"),
+            ("PAYMENT_SUCCESS_RATE", "often"),
+            ("HOLD_TTL_SECS", "0"),
+            ("MAX_TICKETS_PER_BOOKING", "-1"),
+            ("BIND_ADDR", "localhost"),
+            ("TRUST_FORWARDED_FOR", "maybe"),
+            ("ADMIN_PASSWORD", "short"),
+            ("CORS_ALLOWED_ORIGINS", "localhost:5173"),
+        ] {
+            let err = settings(&[(var, value)]).expect_err(var);
+            assert_eq!(err.variable, var, "{value}");
+        }
+    }
+}

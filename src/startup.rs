@@ -1,0 +1,168 @@
+//! Builds the application: database, migrations, seed, the HTTP server with its middleware,
+//! and every route in one place.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
+use actix_web::{App, HttpServer, web};
+use diesel::RunQueryDsl;
+
+use crate::booking::Shop;
+use crate::db::models::Tier;
+use crate::db::{self, DbConnection, DbError, DbPool};
+use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::payment::{PaymentGateway, SimulatedGateway};
+use crate::routes::{self, AppState};
+use crate::settings::Settings;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+}
+
+/// The content security policy: everything from this origin only, no inline code.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'";
+
+/// A built, listening application.
+pub struct Application {
+    addr: std::net::SocketAddr,
+    port: u16,
+    server: Server,
+    shop: Shop,
+}
+
+impl Application {
+    /// Connects, migrates, seeds and binds, with the simulated payment gateway.
+    pub fn build(settings: Settings) -> Result<Self, StartupError> {
+        let gateway =
+            SimulatedGateway { success_rate: settings.payment_success_rate, delay: settings.payment_delay };
+        Self::build_with_gateway(settings, Arc::new(gateway))
+    }
+
+    /// As [`Application::build`], with any gateway (tests pass their own).
+    pub fn build_with_gateway(
+        settings: Settings,
+        gateway: Arc<dyn PaymentGateway>,
+    ) -> Result<Self, StartupError> {
+        let pool = db::build_pool(&settings)?;
+        prepare_database(&pool)?;
+
+        let listener = TcpListener::bind(settings.bind_addr)
+            .map_err(|source| StartupError::Bind { addr: settings.bind_addr.to_string(), source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr: settings.bind_addr.to_string(), source })?;
+        let port = addr.port();
+
+        let metrics = Arc::new(Metrics::default());
+        let shop = Shop::new(pool, gateway, settings.hold_ttl, metrics.clone());
+        let state = web::Data::new(AppState { shop: shop.clone(), settings: Arc::new(settings), metrics });
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(record_metrics))
+                .wrap(security_headers())
+                .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#).exclude("/healthz"))
+                .configure(routes_config)
+        })
+        // SIGTERM: stop accepting, let in-flight requests (payments included) finish.
+        .shutdown_timeout(30)
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr: format!("port {port}"), source })?
+        .run();
+
+        Ok(Self { addr, port, server, shop })
+    }
+
+    /// The port actually bound (useful when `BIND_ADDR` asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Serves until the server is stopped (SIGTERM drains gracefully), sweeping expired holds
+    /// in the background.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let sweeper = actix_web::rt::spawn(self.shop.clone().run_sweeper());
+        let result = self.server.await;
+        sweeper.abort();
+        result
+    }
+}
+
+/// Every route, in one place.
+pub fn routes_config(cfg: &mut web::ServiceConfig) {
+    cfg.service(routes::pages::index)
+        .service(routes::pages::basic)
+        .service(routes::pages::availability)
+        .service(routes::pages::booking)
+        .service(routes::bookings::create)
+        .service(routes::health::healthz)
+        .service(routes::health::readyz)
+        .service(routes::assets::serve)
+        .service(routes::assets::favicon)
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound("There is no page at this address.".into()))
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
+}
+
+/// Counts requests by route pattern and status, with latency.
+async fn record_metrics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+    let method = req.method().to_string();
+    let response = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+        metrics.observe_request(&method, &route, response.status().as_u16(), started.elapsed());
+    }
+    Ok(response)
+}
+
+/// Migrates and seeds, once, even when several processes start together.
+fn prepare_database(pool: &DbPool) -> Result<(), DbError> {
+    let mut conn = pool.get()?;
+    let is_pg = matches!(*conn, DbConnection::Pg(_));
+    if is_pg {
+        // Serialise start-up across processes sharing one PostgreSQL.
+        diesel::sql_query("SELECT pg_advisory_lock(7041997)").execute(&mut *conn)?;
+    }
+    let result = db::run_migrations(&mut conn)
+        .and_then(|()| db::write_transaction(&mut conn, |c| Tier::seed_if_empty(c)).map_err(DbError::from));
+    if is_pg {
+        diesel::sql_query("SELECT pg_advisory_unlock(7041997)").execute(&mut *conn)?;
+    }
+    match result? {
+        0 => {}
+        n => log::info!("seeded {n} ticket tiers"),
+    }
+    Ok(())
+}
