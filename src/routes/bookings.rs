@@ -48,6 +48,18 @@ impl FormInput {
 
     /// Checks every field, reporting the first fault in form order.
     fn parse(&self, max_quantity: u32) -> Result<BookingRequest, InvalidInput> {
+        // The form decoder replaces bytes that are not UTF-8 with U+FFFD; refuse them rather
+        // than store mangled names.
+        for (field, value) in
+            [("tier", &self.tier), ("quantity", &self.quantity), ("name", &self.name), ("email", &self.email)]
+        {
+            if value.contains('\u{FFFD}') {
+                return Err(InvalidInput::new(
+                    field,
+                    "This field contains bytes that are not valid UTF-8 text.",
+                ));
+            }
+        }
         let tier = TierId::parse(&self.tier)?;
         let quantity = Quantity::parse(&self.quantity, max_quantity)?;
         let name = CustomerName::parse(&self.name)?;

@@ -1,0 +1,299 @@
+//! Test harness: start the real application on a random port with a fresh database (a new
+//! SQLite file, or a new database in the PostgreSQL named by `TEST_DATABASE_URL`), and talk
+//! HTTP to it.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use diesel::prelude::*;
+use techkraft_tickets::db::models::{Booking, BookingStatus, Tier};
+use techkraft_tickets::db::{DbConnection, DbPool, build_pool};
+use techkraft_tickets::payment::{ChargeFuture, PaymentGateway, RefundFuture, SimulatedGateway};
+use techkraft_tickets::settings::Settings;
+use techkraft_tickets::startup::Application;
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one async test body against both backends, as two tests named `<name>::sqlite` and
+/// `<name>::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[actix_rt::test]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+                #[actix_rt::test]
+                async fn postgres() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            }
+        )+
+    };
+}
+
+/// A fresh, empty database for one test; the URL to give `DATABASE_URL`.
+pub fn fresh_database(backend: Backend) -> String {
+    let name = format!("tk_test_{}", techkraft_tickets::settings::random_token(12).to_lowercase());
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("techkraft-tests");
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            format!("sqlite://{}", dir.join(format!("{name}.sqlite3")).display())
+        }
+        Backend::Postgres => {
+            let base = std::env::var("TEST_DATABASE_URL").expect(
+                "PostgreSQL tests need TEST_DATABASE_URL (a server to create test databases in); \
+                 run ./scripts/test, which starts a throwaway one",
+            );
+            let mut admin = diesel::PgConnection::establish(&base).expect("connect to TEST_DATABASE_URL");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .expect("create test database");
+            let (server, _db) = base.rsplit_once('/').expect("TEST_DATABASE_URL has a database name");
+            format!("{server}/{name}")
+        }
+    }
+}
+
+/// Settings for a test: quiet, fast and deterministic unless overridden.
+pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = [
+        ("DATABASE_URL", database_url),
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("ADMIN_PASSWORD", "correct horse battery staple"),
+        ("PAYMENT_SUCCESS_RATE", "1"),
+        ("PAYMENT_DELAY_MS", "0"),
+        ("RATE_LIMIT_BOOKINGS_PER_MIN", "0"),
+        ("RATE_LIMIT_SIGNIN_PER_MIN", "0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for (k, v) in overrides {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings")
+}
+
+/// A payment gateway that counts what it is asked to do.
+pub struct CountingGateway {
+    inner: SimulatedGateway,
+    pub charges: AtomicUsize,
+    pub refunds: AtomicUsize,
+}
+
+impl PaymentGateway for CountingGateway {
+    fn charge(&self, amount_cents: i64, reference: &str) -> ChargeFuture {
+        self.charges.fetch_add(1, Ordering::SeqCst);
+        self.inner.charge(amount_cents, reference)
+    }
+
+    fn refund(&self, transaction_id: &str, amount_cents: i64) -> RefundFuture {
+        self.refunds.fetch_add(1, Ordering::SeqCst);
+        self.inner.refund(transaction_id, amount_cents)
+    }
+}
+
+/// A running application and a way to look inside its database.
+pub struct TestApp {
+    pub address: String,
+    pub database_url: String,
+    pub pool: DbPool,
+    pub gateway: Arc<CountingGateway>,
+    pub client: awc::Client,
+}
+
+/// Starts the app in this test's runtime on a random port with a fresh database.
+pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp {
+    let database_url = fresh_database(backend);
+    let settings = test_settings(&database_url, overrides);
+    let gateway = Arc::new(CountingGateway {
+        inner: SimulatedGateway {
+            success_rate: settings.payment_success_rate,
+            delay: settings.payment_delay,
+        },
+        charges: AtomicUsize::new(0),
+        refunds: AtomicUsize::new(0),
+    });
+    let pool = build_pool(&settings).expect("test pool");
+    let app = Application::build_with_gateway(settings, gateway.clone()).expect("application starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_rt::spawn(app.run_until_stopped());
+    TestApp { address, database_url, pool, gateway, client: client() }
+}
+
+/// An HTTP client that shows redirects instead of following them.
+pub fn client() -> awc::Client {
+    awc::Client::builder()
+        .disable_redirects()
+        .timeout(Duration::from_secs(60))
+        .connector(awc::Connector::new().limit(0))
+        .finish()
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn location(&self) -> Option<String> {
+        self.headers.get("location").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+
+    /// The booking reference a `303` points at.
+    pub fn reference(&self) -> Option<String> {
+        self.location().and_then(|l| l.strip_prefix("/bookings/").map(str::to_owned))
+    }
+}
+
+async fn read<S>(mut response: awc::ClientResponse<S>) -> Answer
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let body = response.body().limit(8 * 1024 * 1024).await.expect("read body");
+    Answer {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        read(self.client.get(self.url(path)).send().await.expect("GET")).await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut req = self.client.get(self.url(path));
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        read(req.send().await.expect("GET")).await
+    }
+
+    /// Posts raw bytes with a content type and extra headers.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = self.client.post(self.url(path)).insert_header(("content-type", content_type));
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        read(req.send_body(body.into()).await.expect("POST")).await
+    }
+
+    /// Posts the booking form (any serialisable list of pairs). The body is encoded before
+    /// the future starts, so the fields need not outlive it.
+    pub fn book<T: serde::Serialize + ?Sized>(&self, fields: &T) -> impl Future<Output = Answer> + '_ {
+        let body = serde_urlencoded::to_string(fields).expect("form");
+        async move { self.post_raw("/bookings", "application/x-www-form-urlencoded", body, &[]).await }
+    }
+
+    /// Posts the booking form as htmx does.
+    pub fn book_htmx<T: serde::Serialize + ?Sized>(&self, fields: &T) -> impl Future<Output = Answer> + '_ {
+        let body = serde_urlencoded::to_string(fields).expect("form");
+        async move {
+            self.post_raw("/bookings", "application/x-www-form-urlencoded", body, &[("HX-Request", "true")])
+                .await
+        }
+    }
+
+    /// A database connection for looking at (or arranging) rows.
+    pub fn conn(&self) -> r2d2::PooledConnection<diesel::r2d2::ConnectionManager<DbConnection>> {
+        self.pool.get().expect("test connection")
+    }
+
+    pub fn tier(&self, id: &str) -> Tier {
+        Tier::find(&mut self.conn(), id).expect("query").expect("tier exists")
+    }
+
+    pub fn bookings(&self) -> Vec<Booking> {
+        Booking::recent(&mut self.conn(), 100_000).expect("query")
+    }
+
+    /// Sets a tier's available seats directly, moving the difference into `withheld` so the
+    /// conservation rule holds (as the admin action does).
+    pub fn set_available(&self, tier_id: &str, available: i32) {
+        use techkraft_tickets::db::schema::ticket_tiers::dsl as t;
+        let tier = self.tier(tier_id);
+        let withheld = tier.capacity - available;
+        diesel::update(t::ticket_tiers.find(tier_id))
+            .set((t::available.eq(available), t::withheld.eq(withheld)))
+            .execute(&mut self.conn())
+            .expect("set available");
+    }
+
+    /// Asserts SPEC §5's conservation rule for every tier:
+    /// available + seats in held and confirmed bookings + withheld = capacity, available >= 0.
+    pub fn assert_conservation(&self) {
+        let bookings = self.bookings();
+        for tier in Tier::all(&mut self.conn()).expect("tiers") {
+            let occupied: i32 = bookings
+                .iter()
+                .filter(|b| b.tier_id == tier.id && b.status().occupies_seats())
+                .map(|b| b.quantity)
+                .sum();
+            assert!(tier.available >= 0, "{} has negative availability: {tier:?}", tier.id);
+            assert_eq!(
+                tier.available + occupied + tier.withheld,
+                tier.capacity,
+                "conservation broken for {}: available {} + held/confirmed {occupied} + withheld {} != capacity {}",
+                tier.id,
+                tier.available,
+                tier.withheld,
+                tier.capacity
+            );
+        }
+    }
+
+    pub fn count_with_status(&self, status: BookingStatus) -> usize {
+        self.bookings().iter().filter(|b| b.status() == status).count()
+    }
+}
+
+/// A valid booking form for `tier` and `quantity` with a fresh idempotency key.
+pub fn form(tier: &str, quantity: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("tier", tier.to_owned()),
+        ("quantity", quantity.to_owned()),
+        ("name", "Ada Lovelace".to_owned()),
+        ("email", "ada@example.com".to_owned()),
+        ("idempotency_key", techkraft_tickets::settings::random_token(20)),
+    ]
+}
+
+/// Waits until `check` holds, polling; panics with `what` after `timeout`.
+pub async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
