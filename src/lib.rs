@@ -4,6 +4,9 @@
 //! storage on SQLite or PostgreSQL; `routes` the HTTP handlers; `views` and `templates/` what
 //! people see.
 
+// Money literals are written dollars_cents (100_00 is $100.00).
+#![allow(clippy::inconsistent_digit_grouping)]
+
 pub mod booking;
 pub mod clock;
 pub mod db;

@@ -156,7 +156,7 @@ fn prepare_database(pool: &DbPool) -> Result<(), DbError> {
         diesel::sql_query("SELECT pg_advisory_lock(7041997)").execute(&mut *conn)?;
     }
     let result = db::run_migrations(&mut conn)
-        .and_then(|()| db::write_transaction(&mut conn, |c| Tier::seed_if_empty(c)).map_err(DbError::from));
+        .and_then(|()| db::write_transaction(&mut conn, Tier::seed_if_empty).map_err(DbError::from));
     if is_pg {
         diesel::sql_query("SELECT pg_advisory_unlock(7041997)").execute(&mut *conn)?;
     }

@@ -193,7 +193,7 @@ impl Reference {
             && parts[0] == "TK"
             && [parts[1].len(), parts[2].len(), parts[3].len()] == [4, 4, 2]
             && parts[1..].iter().all(|p| p.bytes().all(|b| REFERENCE_ALPHABET.contains(&b)));
-        ok.then(|| Self(upper))
+        ok.then_some(Self(upper))
     }
 
     pub fn as_str(&self) -> &str {

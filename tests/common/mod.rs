@@ -297,3 +297,84 @@ pub async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -
         actix_rt::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The server binary running as a child process, for tests that kill or restart it.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub address: String,
+    /// Everything the process wrote to stderr (its log), line by line.
+    pub log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ServerProcess {
+    /// Starts `techkraft-tickets` with test settings plus `envs`, and waits until it listens.
+    pub fn start(database_url: &str, envs: &[(&str, &str)]) -> ServerProcess {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_techkraft-tickets"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", database_url)
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("ADMIN_PASSWORD", "correct horse battery staple")
+            .env("PAYMENT_SUCCESS_RATE", "1")
+            .env("PAYMENT_DELAY_MS", "0")
+            .env("RATE_LIMIT_BOOKINGS_PER_MIN", "0")
+            .env("RATE_LIMIT_SIGNIN_PER_MIN", "0")
+            .env("RUST_LOG", "info,actix_web::middleware::logger=warn");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the server binary");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+                sink.lock().expect("log").push(line);
+            }
+        });
+        let address = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(address) => address,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start; its log:\n{}", log.lock().expect("log").join("\n"));
+            }
+        };
+        ServerProcess { child, address, log }
+    }
+
+    /// Sends a signal by name (`KILL`, `TERM`) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().expect("log").join("\n")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A pool on an existing test database (to look at what a server process did).
+pub fn pool_for(database_url: &str) -> DbPool {
+    build_pool(&test_settings(database_url, &[])).expect("pool")
+}

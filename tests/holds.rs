@@ -1,0 +1,169 @@
+//! Holds that outlive their time: the sweeper returns their seats, a payment that lands
+//! afterwards takes them again or is refunded, and a crash between reserve and confirm loses
+//! nothing. The domain steps are driven with explicit clock values; the crash is a real
+//! SIGKILL of the server binary.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, ServerProcess, TestApp, eventually, form, fresh_database, pool_for, spawn_app};
+use techkraft_tickets::booking::{
+    BookingRequest, Buyer, CustomerName, Email, Quantity, Reservation, Settlement, TierId, confirm, release,
+    reserve, sweep,
+};
+use techkraft_tickets::clock::now_millis;
+use techkraft_tickets::db::models::{Booking, BookingStatus, Tier};
+
+const TTL: Duration = Duration::from_secs(60);
+
+fn request(tier: &str, quantity: i64) -> BookingRequest {
+    BookingRequest {
+        tier: TierId::parse(tier).unwrap(),
+        quantity: Quantity::new(quantity, 10).unwrap(),
+        buyer: Buyer::Web {
+            name: CustomerName::parse("Ada").unwrap(),
+            email: Email::parse("ada@example.com").unwrap(),
+        },
+        idempotency_key: None,
+    }
+}
+
+fn hold(app: &TestApp, tier: &str, quantity: i64, now: i64) -> Booking {
+    match reserve(&mut app.conn(), &request(tier, quantity), now, TTL).expect("reserve") {
+        Reservation::Held(booking) => booking,
+        Reservation::Replay(_) => panic!("no key, no replay"),
+    }
+}
+
+fn status_of(app: &TestApp, booking: &Booking) -> BookingStatus {
+    Booking::by_id(&mut app.conn(), &booking.id).unwrap().unwrap().status()
+}
+
+async fn a_hold_past_its_ttl_is_swept_back(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
+    let now = now_millis();
+    let held = hold(&app, "vip", 3, now);
+    assert_eq!(app.tier("vip").available, 97);
+
+    assert!(sweep(&mut app.conn(), now + 30_000).unwrap().is_empty(), "not yet due");
+    assert_eq!(status_of(&app, &held), BookingStatus::Held);
+
+    let swept = sweep(&mut app.conn(), now + 61_000).unwrap();
+    assert_eq!(swept.len(), 1);
+    assert_eq!(status_of(&app, &held), BookingStatus::Expired);
+    assert_eq!(app.tier("vip").available, 100);
+    assert!(sweep(&mut app.conn(), now + 62_000).unwrap().is_empty(), "a hold expires once");
+    assert_eq!(app.tier("vip").available, 100);
+    app.assert_conservation();
+}
+
+async fn a_payment_after_expiry_takes_the_seats_again_while_they_are_free(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
+    let now = now_millis();
+    let held = hold(&app, "front-row", 2, now);
+    sweep(&mut app.conn(), now + 61_000).unwrap();
+    assert_eq!(app.tier("front-row").available, 200);
+
+    let settled = confirm(&mut app.conn(), &held, "txn_1_abcdefghi", now + 62_000).unwrap();
+    assert_eq!(settled, Settlement::Confirmed);
+    let booking = Booking::by_id(&mut app.conn(), &held.id).unwrap().unwrap();
+    assert_eq!(booking.status(), BookingStatus::Confirmed);
+    assert_eq!(booking.transaction_id.as_deref(), Some("txn_1_abcdefghi"));
+    assert_eq!(app.tier("front-row").available, 198);
+    app.assert_conservation();
+}
+
+async fn a_payment_after_expiry_is_refunded_when_the_seats_are_gone(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
+    app.set_available("vip", 2);
+    let now = now_millis();
+    let late = hold(&app, "vip", 2, now);
+    sweep(&mut app.conn(), now + 61_000).unwrap();
+    let winner = hold(&app, "vip", 2, now + 61_500);
+    assert_eq!(app.tier("vip").available, 0);
+
+    let settled = confirm(&mut app.conn(), &late, "txn_2_abcdefghi", now + 62_000).unwrap();
+    assert_eq!(settled, Settlement::Refunded);
+    let booking = Booking::by_id(&mut app.conn(), &late.id).unwrap().unwrap();
+    assert_eq!(booking.status(), BookingStatus::Refunded);
+    assert_eq!(booking.transaction_id.as_deref(), Some("txn_2_abcdefghi"), "the refund is traceable");
+    assert_eq!(status_of(&app, &winner), BookingStatus::Held, "the other buyer keeps the seats");
+    assert_eq!(app.tier("vip").available, 0);
+    app.assert_conservation();
+}
+
+async fn a_decline_after_expiry_does_not_return_the_seats_twice(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
+    let now = now_millis();
+    let held = hold(&app, "general", 4, now);
+    sweep(&mut app.conn(), now + 61_000).unwrap();
+    release(&mut app.conn(), &held, "Card declined", now + 62_000).unwrap();
+    assert_eq!(status_of(&app, &held), BookingStatus::PaymentFailed);
+    assert_eq!(app.tier("general").available, 1000);
+    app.assert_conservation();
+}
+
+async fn a_slow_payment_that_outlives_its_hold_still_ends_with_seats_or_a_refund(backend: Backend) {
+    // Over HTTP: a 1 s hold, a 2.5 s payment. The sweeper expires the hold mid-payment; the
+    // payment then re-takes the free seats.
+    let app = spawn_app(backend, &[("HOLD_TTL_SECS", "1"), ("PAYMENT_DELAY_MS", "2500")]).await;
+    let f = form("vip", "2");
+    let answer = app.book(&f).await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let booking = &app.bookings()[0];
+    assert_eq!(booking.status(), BookingStatus::Confirmed);
+    assert!(booking.updated_at - booking.hold_expires_at > 0, "confirmed after the hold had expired");
+    assert_eq!(app.tier("vip").available, 98);
+    app.assert_conservation();
+}
+
+async fn a_crash_between_reserve_and_confirm_loses_no_seats(backend: Backend) {
+    let database_url = fresh_database(backend);
+    // A payment that never finishes in time: the server dies while waiting for it.
+    let server =
+        ServerProcess::start(&database_url, &[("PAYMENT_DELAY_MS", "60000"), ("HOLD_TTL_SECS", "2")]);
+    let pool = pool_for(&database_url);
+    let client = common::client();
+    let f = form("vip", "3");
+    let body = serde_urlencoded::to_string(&f).unwrap();
+    let url = format!("{}/bookings", server.address);
+    let in_flight = actix_rt::spawn(async move {
+        let _ = client
+            .post(url)
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .send_body(body)
+            .await;
+    });
+    let held = || {
+        Booking::recent(&mut pool.get().unwrap(), 10)
+            .unwrap()
+            .iter()
+            .any(|b| b.status() == BookingStatus::Held)
+    };
+    eventually("the booking to be held", Duration::from_secs(10), held).await;
+    server.signal("KILL");
+    drop(server);
+    in_flight.await.unwrap();
+
+    let tier = Tier::find(&mut pool.get().unwrap(), "vip").unwrap().unwrap();
+    assert_eq!(tier.available, 97, "the dead server's hold still has the seats");
+
+    let _restarted = ServerProcess::start(&database_url, &[("HOLD_TTL_SECS", "2")]);
+    let expired = || {
+        let bookings = Booking::recent(&mut pool.get().unwrap(), 10).unwrap();
+        bookings.len() == 1 && bookings[0].status() == BookingStatus::Expired
+    };
+    eventually("the sweeper to expire the orphaned hold", Duration::from_secs(15), expired).await;
+    let tier = Tier::find(&mut pool.get().unwrap(), "vip").unwrap().unwrap();
+    assert_eq!(tier.available, 100, "all seats are back");
+}
+
+both_backends!(
+    a_hold_past_its_ttl_is_swept_back,
+    a_payment_after_expiry_takes_the_seats_again_while_they_are_free,
+    a_payment_after_expiry_is_refunded_when_the_seats_are_gone,
+    a_decline_after_expiry_does_not_return_the_seats_twice,
+    a_slow_payment_that_outlives_its_hold_still_ends_with_seats_or_a_refund,
+    a_crash_between_reserve_and_confirm_loses_no_seats,
+);
