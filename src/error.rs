@@ -16,6 +16,8 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("sign-in required")]
+    Unauthorized,
     #[error("{0}")]
     Forbidden(String),
     #[error("request body larger than 16 KiB")]
@@ -74,6 +76,7 @@ impl AppError {
         match self {
             Self::NotFound(what) => ("Not found", what.clone()),
             Self::BadRequest(why) => ("That request could not be read", why.clone()),
+            Self::Unauthorized => ("Sign-in required", "Sign in to the admin console first.".into()),
             Self::Forbidden(why) => ("Not allowed", why.clone()),
             Self::PayloadTooLarge => ("Too much data", "The request was larger than 16 KiB and was not read.".into()),
             Self::UnsupportedMediaType(why) => ("Unsupported content type", why.clone()),
@@ -98,6 +101,7 @@ impl ResponseError for AppError {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

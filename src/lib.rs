@@ -14,6 +14,7 @@ pub mod error;
 pub mod metrics;
 pub mod money;
 pub mod payment;
+pub mod rate_limit;
 pub mod routes;
 pub mod settings;
 pub mod startup;

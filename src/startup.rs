@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
+use actix_web::cookie::Key;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
 use actix_web::{App, HttpServer, web};
@@ -17,6 +18,7 @@ use crate::db::{self, DbConnection, DbError, DbPool};
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::payment::{PaymentGateway, SimulatedGateway};
+use crate::rate_limit::{Limits, RateLimiter};
 use crate::routes::{self, AppState};
 use crate::settings::Settings;
 
@@ -66,7 +68,19 @@ impl Application {
 
         let metrics = Arc::new(Metrics::default());
         let shop = Shop::new(pool, gateway, settings.hold_ttl, metrics.clone());
-        let state = web::Data::new(AppState { shop: shop.clone(), settings: Arc::new(settings), metrics });
+        let limits = Limits {
+            bookings: RateLimiter::new(settings.rate_limit_bookings_per_min),
+            sign_in: RateLimiter::new(settings.rate_limit_signin_per_min),
+            trust_forwarded_for: settings.trust_forwarded_for,
+        };
+        let cookie_key = Key::derive_from(&settings.session_secret);
+        let state = web::Data::new(AppState {
+            shop: shop.clone(),
+            settings: Arc::new(settings),
+            metrics,
+            limits,
+            cookie_key,
+        });
 
         let server = HttpServer::new(move || {
             App::new()
@@ -112,8 +126,15 @@ pub fn routes_config(cfg: &mut web::ServiceConfig) {
         .service(routes::pages::availability)
         .service(routes::pages::booking)
         .service(routes::bookings::create)
+        .service(routes::admin::index)
+        .service(routes::admin::login_form)
+        .service(routes::admin::login)
+        .service(routes::admin::logout)
+        .service(routes::admin::set_available)
+        .service(routes::admin::reset)
         .service(routes::health::healthz)
         .service(routes::health::readyz)
+        .service(routes::health::metrics)
         .service(routes::assets::serve)
         .service(routes::assets::favicon)
         .default_service(web::to(not_found));

@@ -5,6 +5,7 @@
 //! in, so tests can drive every branch; [`Shop`] strings them together around the gateway,
 //! holding no connection while the gateway thinks.
 
+pub mod admin;
 pub mod types;
 
 use std::sync::Arc;

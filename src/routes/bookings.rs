@@ -141,6 +141,9 @@ async fn book(
     ctx: &mut Context,
     input: &mut FormInput,
 ) -> Result<HttpResponse, AppError> {
+    if let Err(retry_after_secs) = state.limits.booking(req) {
+        return Err(AppError::TooManyRequests { retry_after_secs });
+    }
     if media_type(req) != "application/x-www-form-urlencoded" {
         return Err(AppError::UnsupportedMediaType(
             "Send the booking form as application/x-www-form-urlencoded.".into(),

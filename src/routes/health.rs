@@ -1,10 +1,12 @@
-//! Probes: liveness (`/healthz`) and readiness (`/readyz`, which asks the database).
+//! Operations: liveness (`/healthz`), readiness (`/readyz`, which asks the database) and
+//! Prometheus metrics (`/metrics`).
 
 use actix_web::{HttpResponse, get, web};
 use diesel::RunQueryDsl;
 
 use super::AppState;
 use crate::db::DbError;
+use crate::metrics::Gauges;
 
 /// 200 while the process runs.
 #[get("/healthz")]
@@ -26,4 +28,27 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 .body("database unavailable")
         }
     }
+}
+
+/// Prometheus text exposition. Seat counts are read fresh; if the database is down they are
+/// left out (the rest still serves, so the outage itself shows in the scrape).
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let seats = match state.shop.tiers().await {
+        Ok(tiers) => tiers.into_iter().map(|t| (t.id, i64::from(t.available))).collect(),
+        Err(e) => {
+            log::warn!("metrics: seat counts unavailable: {e}");
+            Vec::new()
+        }
+    };
+    let pool = state.shop.pool().state();
+    let gauges = Gauges {
+        seats_available: seats,
+        pool_connections: pool.connections,
+        pool_idle: pool.idle_connections,
+        pool_max: state.shop.pool().max_size(),
+    };
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&gauges))
 }

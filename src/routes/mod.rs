@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per feature. Handlers parse, call the domain, render.
 
+pub mod admin;
 pub mod assets;
 pub mod bookings;
 pub mod health;
@@ -7,6 +8,7 @@ pub mod pages;
 
 use std::sync::Arc;
 
+use actix_web::cookie::Key;
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -15,6 +17,7 @@ use askama::Template;
 use crate::booking::Shop;
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::rate_limit::Limits;
 use crate::settings::Settings;
 
 /// Largest request body any route reads.
@@ -25,6 +28,9 @@ pub struct AppState {
     pub shop: Shop,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+    /// Signs the admin cookies (from `SESSION_SECRET`).
+    pub cookie_key: Key,
 }
 
 /// True when htmx sent the request (it then wants a fragment, not a page).
