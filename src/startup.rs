@@ -5,9 +5,11 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::cookie::Key;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use diesel::RunQueryDsl;
@@ -82,13 +84,14 @@ impl Application {
             cookie_key,
         });
 
+        let origins = state.settings.cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(record_metrics))
                 .wrap(security_headers())
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#).exclude("/healthz"))
-                .configure(routes_config)
+                .configure(|cfg| routes_config(cfg, &origins))
         })
         // SIGTERM: stop accepting, let in-flight requests (payments included) finish.
         .shutdown_timeout(30)
@@ -119,29 +122,51 @@ impl Application {
     }
 }
 
-/// Every route, in one place.
-pub fn routes_config(cfg: &mut web::ServiceConfig) {
-    cfg.service(routes::pages::index)
-        .service(routes::pages::basic)
-        .service(routes::pages::availability)
-        .service(routes::pages::booking)
-        .service(routes::bookings::create)
-        .service(routes::admin::index)
-        .service(routes::admin::login_form)
-        .service(routes::admin::login)
-        .service(routes::admin::logout)
-        .service(routes::admin::set_available)
-        .service(routes::admin::reset)
-        .service(routes::health::healthz)
-        .service(routes::health::readyz)
-        .service(routes::health::metrics)
-        .service(routes::assets::serve)
-        .service(routes::assets::favicon)
-        .default_service(web::to(not_found));
+/// Every route, in one place. `/api` answers cross-origin requests from `cors_origins` only.
+pub fn routes_config(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
+    cfg.service(
+        web::scope("/api")
+            .wrap(cors(cors_origins))
+            .service(routes::api::tickets)
+            .service(routes::api::create_booking)
+            .service(routes::api::show_booking)
+            .default_service(web::to(routes::api::not_found)),
+    )
+    .service(routes::pages::index)
+    .service(routes::pages::basic)
+    .service(routes::pages::availability)
+    .service(routes::pages::booking)
+    .service(routes::bookings::create)
+    .service(routes::admin::index)
+    .service(routes::admin::login_form)
+    .service(routes::admin::login)
+    .service(routes::admin::logout)
+    .service(routes::admin::set_available)
+    .service(routes::admin::reset)
+    .service(routes::health::healthz)
+    .service(routes::health::readyz)
+    .service(routes::health::metrics)
+    .service(routes::assets::serve)
+    .service(routes::assets::favicon)
+    .default_service(web::to(not_found));
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound("There is no page at this address.".into()))
+}
+
+/// CORS for the original React frontend: the configured origins get a grant (preflight
+/// included); any other origin gets none (the request is answered without CORS headers, so a
+/// browser withholds the response, and a JSON POST never passes its preflight).
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([header::CONTENT_TYPE, header::ACCEPT])
+        .allowed_header("Idempotency-Key")
+        .block_on_origin_mismatch(false)
+        .max_age(3600)
 }
 
 fn security_headers() -> DefaultHeaders {

@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per feature. Handlers parse, call the domain, render.
 
 pub mod admin;
+pub mod api;
 pub mod assets;
 pub mod bookings;
 pub mod health;

@@ -1,0 +1,295 @@
+//! The JSON API of the original TechKraft backend (`GET /api/tickets`, `POST /api/bookings`),
+//! same paths, field names, statuses and error words, so its React frontend and scripts work
+//! unchanged; plus `GET /api/bookings/{reference}`. Errors are always `{"error": "..."}`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
+use serde_json::{Map, Value, json};
+
+use super::{AppState, MAX_BODY_BYTES, media_type};
+use crate::booking::{BookingError, BookingRequest, Buyer, IdempotencyKey, Quantity, Reference, TierId};
+use crate::clock::iso_millis;
+use crate::db::models::{Booking, BookingStatus};
+use crate::db::{DbError, is_unavailable};
+use crate::money::whole_dollars;
+
+/// An API failure: a status and the original backend's words.
+#[derive(Debug, thiserror::Error)]
+#[error("{status}: {message}")]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    retry_after: Option<u64>,
+    /// Extra fields for the body (e.g. how many tickets are left).
+    extra: Option<Map<String, Value>>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into(), retry_after: None, extra: None }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        let unavailable = match &e {
+            DbError::Unavailable(_) => true,
+            DbError::Query(q) => is_unavailable(q),
+            DbError::Migration(_) => false,
+        };
+        if unavailable {
+            log::warn!("api 503: {e}");
+            let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable");
+            err.retry_after = Some(2);
+            err
+        } else {
+            log::error!("api 500: {e}");
+            Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut body = self.extra.clone().unwrap_or_default();
+        body.insert("error".into(), Value::String(self.message.clone()));
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.json(Value::Object(body))
+    }
+}
+
+#[get("/tickets")]
+pub async fn tickets(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let tiers = state.shop.tiers().await?;
+    let body: Vec<Value> = tiers
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id,
+                "name": t.name,
+                "price": whole_dollars(t.price_cents),
+                "quantity": t.capacity,
+                "available": t.available,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body))
+}
+
+/// The booking as `POST /api/bookings` reports it (the original's fields, plus status).
+fn booking_json(b: &Booking) -> Value {
+    json!({
+        "id": b.id,
+        "reference": b.reference,
+        "ticketTypeId": b.tier_id,
+        "userId": b.user_id.clone().unwrap_or_else(|| b.customer_name.clone()),
+        "quantity": b.quantity,
+        "status": b.status().as_str(),
+        "createdAt": iso_millis(b.created_at),
+    })
+}
+
+/// Reads `{"ticketTypeId", "quantity", "userId"}` into a request, with the original's checks
+/// first (missing fields, non-positive quantity) and stricter type checks after.
+fn parse_request(body: &[u8], key: Option<IdempotencyKey>, max: u32) -> Result<BookingRequest, ApiError> {
+    let unprocessable = |m: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| unprocessable(&format!("Malformed JSON: {e}")))?;
+    let Value::Object(fields) = value else {
+        return Err(unprocessable("The body must be a JSON object"));
+    };
+    let present = |name: &str| match fields.get(name) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(v) => Some(v),
+    };
+    let (Some(tier), Some(quantity), Some(user)) =
+        (present("ticketTypeId"), present("quantity"), present("userId"))
+    else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "Missing required fields"));
+    };
+    let quantity = match quantity {
+        Value::Number(n) if n.as_i64().is_some() => n.as_i64().unwrap_or_default(),
+        Value::Number(n) if n.as_u64().is_some() => i64::MAX, // beyond i64: certainly too many
+        _ => return Err(unprocessable("Quantity must be a whole number")),
+    };
+    if quantity <= 0 {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "Quantity must be positive"));
+    }
+    let quantity = Quantity::new(quantity, max)
+        .map_err(|_| unprocessable(&format!("Quantity must be at most {max}")))?;
+    let Value::String(tier) = tier else {
+        return Err(unprocessable("ticketTypeId must be a string"));
+    };
+    let tier =
+        TierId::parse(tier).map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "Ticket type not found"))?;
+    let user_id = match user {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err(unprocessable("userId must be a string")),
+    };
+    if user_id.chars().count() > 100 || user_id.chars().any(char::is_control) {
+        return Err(unprocessable("userId must be at most 100 characters, without control characters"));
+    }
+    Ok(BookingRequest { tier, quantity, buyer: Buyer::Api { user_id }, idempotency_key: key })
+}
+
+#[post("/bookings")]
+pub async fn create_booking(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if let Err(seconds) = state.limits.booking(&req) {
+        let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+        err.retry_after = Some(seconds);
+        return Err(err);
+    }
+    if media_type(&req) != "application/json" {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        ));
+    }
+    let body = match payload.to_bytes_limited(MAX_BODY_BYTES).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("The body could not be read: {e}")));
+        }
+        Err(_) => {
+            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body larger than 16 KiB"));
+        }
+    };
+    let key = match req.headers().get("Idempotency-Key") {
+        None => None,
+        Some(v) => Some(v.to_str().ok().and_then(|k| IdempotencyKey::parse(k).ok()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key must be 8 to 100 visible ASCII characters",
+            )
+        })?),
+    };
+    let request = parse_request(&body, key, state.settings.max_tickets_per_booking)?;
+
+    match state.shop.book(request).await {
+        Ok(booking) => Ok(HttpResponse::Created().json(json!({
+            "success": true,
+            "booking": booking_json(&booking),
+            "payment": {
+                "transactionId": booking.transaction_id,
+                "amount": whole_dollars(booking.total_cents),
+                "currency": "USD",
+            },
+            "message": "Booking confirmed! Payment processed successfully.",
+        }))),
+        Err(e) => Err(match e {
+            BookingError::UnknownTier => ApiError::new(StatusCode::NOT_FOUND, "Ticket type not found"),
+            BookingError::NotEnoughSeats { available, .. } => {
+                let mut err = ApiError::new(StatusCode::CONFLICT, "Not enough tickets available");
+                err.extra = Some(Map::from_iter([("available".to_owned(), json!(available.max(0)))]));
+                err
+            }
+            BookingError::PaymentDeclined { reason, .. } => {
+                ApiError::new(StatusCode::PAYMENT_REQUIRED, format!("Payment failed: {reason}"))
+            }
+            BookingError::Refunded { reference } => {
+                let mut err = ApiError::new(StatusCode::CONFLICT, "Not enough tickets available");
+                err.extra = Some(Map::from_iter([
+                    ("refunded".to_owned(), json!(true)),
+                    ("reference".to_owned(), json!(reference)),
+                ]));
+                err
+            }
+            BookingError::Unsettled { reference, status } => ApiError::new(
+                StatusCode::CONFLICT,
+                if status == BookingStatus::Held {
+                    format!("Booking {reference} with this Idempotency-Key is still being processed")
+                } else {
+                    format!("Booking {reference} with this Idempotency-Key ended {}", status.as_str())
+                },
+            ),
+            BookingError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key was already used for a different booking",
+            ),
+            BookingError::Storage(db) => db.into(),
+        }),
+    }
+}
+
+#[get("/bookings/{reference}")]
+pub async fn show_booking(
+    state: web::Data<AppState>,
+    reference: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "Booking not found");
+    let reference = Reference::parse(&reference).ok_or_else(not_found)?;
+    let b = state.shop.booking(reference).await?.ok_or_else(not_found)?;
+    let mut body = booking_json(&b);
+    if let Value::Object(fields) = &mut body {
+        fields.insert("unitPrice".into(), Value::Number(whole_dollars(b.unit_price_cents)));
+        fields.insert("total".into(), Value::Number(whole_dollars(b.total_cents)));
+        fields.insert("currency".into(), json!("USD"));
+        fields.insert("transactionId".into(), json!(b.transaction_id));
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Unknown paths under `/api` answer in JSON too.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(StatusCode::NOT_FOUND, "Not found"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<BookingRequest, (u16, String)> {
+        parse_request(body.as_bytes(), None, 10).map_err(|e| (e.status.as_u16(), e.message))
+    }
+
+    #[test]
+    fn the_original_checks_come_first() {
+        assert_eq!(
+            parse(r#"{"quantity": 1, "userId": "u"}"#).unwrap_err(),
+            (400, "Missing required fields".into())
+        );
+        assert_eq!(parse(r#"{"ticketTypeId": "vip", "quantity": null, "userId": "u"}"#).unwrap_err().0, 400);
+        assert_eq!(
+            parse(r#"{"ticketTypeId": "vip", "quantity": -2, "userId": "u"}"#).unwrap_err(),
+            (400, "Quantity must be positive".into())
+        );
+        assert_eq!(parse(r#"{"ticketTypeId": "vip", "quantity": 0, "userId": "u"}"#).unwrap_err().0, 400);
+        assert_eq!(
+            parse(r#"{"ticketTypeId": "nope", "quantity": 1, "userId": "u"}"#).unwrap().tier.as_str(),
+            "nope",
+            "existence is the database's answer (404 later)"
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_sizes_are_unprocessable() {
+        for body in [
+            r#"{"ticketTypeId": "vip", "quantity": 1.5, "userId": "u"}"#,
+            r#"{"ticketTypeId": "vip", "quantity": "2", "userId": "u"}"#,
+            r#"{"ticketTypeId": "vip", "quantity": 11, "userId": "u"}"#,
+            r#"{"ticketTypeId": "vip", "quantity": 18446744073709551615, "userId": "u"}"#,
+            r#"{"ticketTypeId": 7, "quantity": 1, "userId": "u"}"#,
+            r#"{"ticketTypeId": "vip", "quantity": 1, "userId": {"a": 1}}"#,
+            r#"[1, 2]"#,
+            r#"{"ticketTypeId": "vip", "#,
+        ] {
+            assert_eq!(parse(body).unwrap_err().0, 422, "{body}");
+        }
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(parse(&deep).unwrap_err().0, 422);
+    }
+}
