@@ -1,0 +1,106 @@
+'use strict';
+// Double-clicking "Book" makes exactly one booking, with JavaScript on and off.
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { startServer, availability } = require('../lib/server');
+const { launchBrowser, newContext, waitForHtmx } = require('../lib/browser');
+
+let server;
+let browser;
+
+before(async () => {
+  // A slower gateway widens the window in which a second click could slip through.
+  server = await startServer({ name: 'dblclick', env: { PAYMENT_DELAY_MS: '300' } });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+test('JavaScript on: double-clicking Book makes exactly one booking', { timeout: 30_000 }, async () => {
+  const before = (await availability(server.url)).vip;
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  try {
+    await page.goto(`${server.url}/`);
+    await waitForHtmx(page);
+    const posts = [];
+    page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/bookings')) posts.push(r); });
+    await page.fill('#quantity-vip', '3');
+    await page.fill('#name-vip', 'Ada Lovelace');
+    await page.fill('#email-vip', 'ada@example.com');
+    await page.dblclick('#book-vip');
+    await page.locator('#form-vip .notice.success').waitFor({ state: 'visible', timeout: 10_000 });
+    // Let any second request finish before counting seats.
+    await page.waitForTimeout(1_000);
+    const refs = await page.locator('#form-vip .reference').allTextContents();
+    assert.equal(refs.length, 1, `one result shown: ${refs}`);
+    console.log(`JavaScript on: ${posts.length} POST /bookings sent for the double click`);
+    assert.equal((await availability(server.url)).vip, before - 3, 'VIP dropped by exactly 3, once');
+    await page.reload();
+    assert.equal((await page.textContent('#tier-vip .tier-seats')).trim(), `${before - 3} left`);
+    assert.deepEqual(context.consoleErrors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('JavaScript off: double-clicking Book makes exactly one booking', { timeout: 30_000 }, async () => {
+  const before = (await availability(server.url)).vip;
+  const context = await newContext(browser, { javaScriptEnabled: false });
+  const page = await context.newPage();
+  try {
+    await page.goto(`${server.url}/`);
+    let posts = 0;
+    page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/bookings')) posts += 1; });
+    await page.fill('#quantity-vip', '4');
+    await page.fill('#name-vip', 'Alan Turing');
+    await page.fill('#email-vip', 'alan@example.com');
+    await Promise.all([
+      page.waitForURL(/\/bookings\/TK-/, { timeout: 10_000 }),
+      page.dblclick('#book-vip'),
+    ]);
+    await page.waitForLoadState('load');
+    await page.waitForTimeout(1_000);
+    console.log(`JavaScript off: ${posts} POST /bookings sent for the double click`);
+    assert.match(await page.textContent('body'), /Confirmed/);
+    assert.equal((await availability(server.url)).vip, before - 4, 'VIP dropped by exactly 4, once');
+  } finally {
+    await context.close();
+  }
+});
+
+test('JavaScript on: a request the network sends twice (same idempotency key) books once', { timeout: 30_000 }, async () => {
+  const before = (await availability(server.url)).vip;
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  const references = [];
+  try {
+    await page.goto(`${server.url}/`);
+    await waitForHtmx(page);
+    // Simulate a browser/proxy retry: the same POST (same body, same key) goes out twice at once.
+    await page.route('**/bookings', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      const [first, second] = await Promise.all([route.fetch(), route.fetch()]);
+      for (const r of [first, second]) {
+        const m = /TK-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{2}/.exec(await r.text());
+        references.push(m ? m[0] : `status ${r.status()}`);
+      }
+      return route.fulfill({ response: second });
+    });
+    await page.fill('#quantity-vip', '2');
+    await page.fill('#name-vip', 'Ada Lovelace');
+    await page.fill('#email-vip', 'ada@example.com');
+    await page.click('#book-vip');
+    await page.locator('#form-vip .notice.success').waitFor({ state: 'visible', timeout: 10_000 });
+    console.log(`duplicated POST answered with references ${references.join(' and ')}`);
+    assert.equal(references.length, 2);
+    assert.equal(references[0], references[1], 'both attempts answer with the same booking');
+    assert.equal((await availability(server.url)).vip, before - 2, 'VIP dropped by exactly 2, once');
+  } finally {
+    await context.close();
+  }
+});
