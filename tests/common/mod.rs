@@ -129,7 +129,12 @@ pub struct TestApp {
 
 /// Starts the app in this test's runtime on a random port with a fresh database.
 pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp {
-    let database_url = fresh_database(backend);
+    spawn_app_on(&fresh_database(backend), overrides).await
+}
+
+/// Starts the app on a given database URL.
+pub async fn spawn_app_on(database_url: &str, overrides: &[(&str, &str)]) -> TestApp {
+    let database_url = database_url.to_owned();
     let settings = test_settings(&database_url, overrides);
     let gateway = Arc::new(CountingGateway {
         inner: SimulatedGateway {
@@ -465,4 +470,69 @@ impl TestApp {
             self.post_raw(&path, "application/x-www-form-urlencoded", body, &[("Cookie", &cookie)]).await
         }
     }
+}
+
+/// A TCP forwarder between the app and its PostgreSQL that a test can cut (every open
+/// connection dropped, new ones refused) and restore: a database outage without stopping the
+/// server other tests share.
+pub struct TcpProxy {
+    pub port: u16,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    open: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl TcpProxy {
+    pub fn start(upstream: std::net::SocketAddr) -> TcpProxy {
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy listens");
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let open: Arc<std::sync::Mutex<Vec<TcpStream>>> = Arc::default();
+        let (up2, open2) = (up.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                if !up2.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(upstream) else { continue };
+                let mut list = open2.lock().unwrap();
+                for s in [&client, &server] {
+                    if let Ok(clone) = s.try_clone() {
+                        list.push(clone);
+                    }
+                }
+                for (mut from, mut to) in
+                    [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)]
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        TcpProxy { port, up, open }
+    }
+
+    /// The database "goes away".
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// The database is back.
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The host:port of a PostgreSQL URL such as `postgres://user@127.0.0.1:5432/db`.
+pub fn pg_socket(url: &str) -> std::net::SocketAddr {
+    let rest = url.split_once("://").unwrap().1;
+    let host_port = rest.rsplit_once('@').map_or(rest, |(_, h)| h).split('/').next().unwrap();
+    let host_port = if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5432") };
+    std::net::ToSocketAddrs::to_socket_addrs(&host_port).unwrap().next().unwrap()
 }

@@ -1,0 +1,71 @@
+//! The database goes away under a running server (PostgreSQL behind a TCP proxy that the test
+//! cuts): pages and the API answer 503 within about a second, `/readyz` says so, nothing is
+//! booked, and service resumes by itself when the database is back.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, TcpProxy, form, fresh_database, pg_socket, pool_for, spawn_app_on};
+use techkraft_tickets::db::models::{Booking, Tier};
+
+#[actix_rt::test]
+async fn a_database_outage_is_a_quick_503_and_service_resumes_by_itself() {
+    let direct = fresh_database(Backend::Postgres);
+    let proxy = TcpProxy::start(pg_socket(&direct));
+    let (server, db) = direct.rsplit_once('/').unwrap();
+    let (scheme_user, _) = server.rsplit_once('@').unwrap();
+    let through_proxy = format!("{scheme_user}@127.0.0.1:{}/{db}", proxy.port);
+    let app = spawn_app_on(&through_proxy, &[]).await;
+    let pool = pool_for(&direct);
+
+    assert_eq!(app.book(&form("vip", "2")).await.status, 303);
+    proxy.cut();
+
+    let started = Instant::now();
+    let page = app.get("/").await;
+    let took = started.elapsed();
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert!(
+        page.body.contains("cannot reach its database")
+            && page.body.contains("Nothing was booked or charged")
+    );
+    assert!(
+        !page.body.contains("Error(") && !page.body.contains("panicked"),
+        "no internals shown: {}",
+        page.body
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "503 took {took:?}; it must come after the pool timeout (1 s), not hang"
+    );
+    assert_eq!(page.header("retry-after").as_deref(), Some("2"));
+
+    let api = app.get("/api/tickets").await;
+    assert_eq!(api.status, 503);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&api.body).unwrap()["error"],
+        "Service temporarily unavailable"
+    );
+    assert_eq!(app.get("/readyz").await.status, 503);
+    assert_eq!(app.get("/healthz").await.status, 200, "the process itself is alive");
+    let refused = app.book(&form("vip", "1")).await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(
+        app.gateway.charges.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "no charge during the outage"
+    );
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.get("/readyz").await.status != 200 {
+        assert!(Instant::now() < deadline, "service did not resume");
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.get("/").await.status, 200);
+    assert_eq!(app.book(&form("vip", "1")).await.status, 303);
+    let vip = Tier::find(&mut pool.get().unwrap(), "vip").unwrap().unwrap();
+    assert_eq!(vip.available, 97);
+    assert_eq!(Booking::recent(&mut pool.get().unwrap(), 10).unwrap().len(), 2);
+}
