@@ -45,16 +45,18 @@ pub fn start_servers(database_url: &str, count: usize, extra: &[(&str, &str)]) -
 /// `buyers` buyers at once, spread round-robin over `servers`, each posting the form for
 /// 1–4 VIP tickets with its own idempotency key.
 pub async fn rush(servers: &[String], buyers: usize) -> Vec<Outcome> {
-    let client = awc::Client::builder()
-        .disable_redirects()
-        .timeout(Duration::from_secs(120))
-        .connector(awc::Connector::new().limit(0).timeout(Duration::from_secs(30)))
-        .finish();
     let start = Instant::now();
     let requests = (0..buyers).map(|i| {
         let server = i % servers.len();
         let quantity: i32 = rand::rng().random_range(1..=4);
         let body = serde_urlencoded::to_string(super::form("vip", &quantity.to_string())).unwrap();
+        // A client (and connection) of its own per buyer, as real buyers have: one shared
+        // client's connection pool becomes the bottleneck with thousands of connections.
+        let client = awc::Client::builder()
+            .disable_redirects()
+            .timeout(Duration::from_secs(120))
+            .connector(awc::Connector::new().limit(1).timeout(Duration::from_secs(30)))
+            .finish();
         let request = client
             .post(format!("{}/bookings", servers[server]))
             .insert_header(("content-type", "application/x-www-form-urlencoded"));

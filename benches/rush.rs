@@ -1,0 +1,55 @@
+//! The on-sale rush at full size: three server processes on one PostgreSQL, 5,000 buyers at
+//! once for the 100 VIP seats. Prints latency percentiles and how long until sold out, and
+//! fails if a seat was lost or sold twice.
+//!
+//! `cargo bench --bench rush -- [--buyers N] [--servers N]` with `TEST_DATABASE_URL` naming a
+//! PostgreSQL where it may create a database (`bench/run` sets one up).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::Duration;
+
+use common::rush::{report, rush, start_servers, vip_accounts, wait_until_settled};
+use common::{Backend, fresh_database, pool_for};
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number")))
+        .unwrap_or(default)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; anything else we do not know is ignored.
+    let buyers = arg("--buyers", 5000);
+    let servers = arg("--servers", 3);
+    let ok = actix_rt::System::new().block_on(async move {
+        let database_url = fresh_database(Backend::Postgres);
+        let processes = start_servers(&database_url, servers, &[("DB_POOL_SIZE", "16")]);
+        let addresses: Vec<String> = processes.iter().map(|p| p.address.clone()).collect();
+        let pool = pool_for(&database_url);
+
+        let outcomes = rush(&addresses, buyers).await;
+        println!("rush: {servers} servers, {buyers} buyers, 100 VIP seats, payment 0-50 ms at 95%");
+        println!("{}", report(&outcomes));
+
+        wait_until_settled(&pool, Duration::from_secs(30)).await;
+        let (confirmed, vip) = vip_accounts(&pool);
+        let answered = outcomes.iter().all(|o| o.status.is_some());
+        let no_5xx = outcomes.iter().all(|o| o.status.is_none_or(|s| s < 500));
+        let conserved = vip.available >= 0 && confirmed + vip.available == 100;
+        println!(
+            "VIP: {confirmed} confirmed + {} available = {} (must be 100); every buyer answered: {answered}; no 5xx: {no_5xx}",
+            vip.available,
+            confirmed + vip.available
+        );
+        answered && no_5xx && conserved
+    });
+    if !ok {
+        eprintln!("rush: a guarantee failed");
+        std::process::exit(1);
+    }
+}
