@@ -73,8 +73,85 @@ pub enum Reservation {
     Replay(Booking),
 }
 
-/// Reserves seats: the conditional update and the `held` booking in one transaction.
+/// Reserves seats: takes them with the conditional update and writes the `held` booking,
+/// atomically. Answers a known idempotency key with that attempt's booking instead.
 pub fn reserve(
+    conn: &mut DbConnection,
+    request: &BookingRequest,
+    now: i64,
+    hold_ttl: Duration,
+) -> Result<Reservation, BookingError> {
+    // A reference collision (1 in 2^50 per pair) would surface as a unique violation: retry.
+    for _ in 0..3 {
+        let result = match conn {
+            DbConnection::Pg(pg) => reserve_in_one_statement(pg, request, now, hold_ttl),
+            DbConnection::Sqlite(_) => reserve_in_transaction(conn, request, now, hold_ttl),
+        };
+        match result {
+            Err(BookingError::Storage(DbError::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                info,
+            )))) => {
+                // The same key committed first in a concurrent request: our attempt rolled
+                // back (seats included), and its booking is the answer.
+                if let Some(earlier) = earlier_attempt(conn, request)? {
+                    return Ok(Reservation::Replay(earlier));
+                }
+                log::warn!("unique violation while reserving, retrying: {}", info.message());
+            }
+            // A repeated key can meet a tier that has sold out since: still a replay.
+            Err(BookingError::NotEnoughSeats { .. }) if request.idempotency_key.is_some() => {
+                return match earlier_attempt(conn, request)? {
+                    Some(earlier) => Ok(Reservation::Replay(earlier)),
+                    None => result,
+                };
+            }
+            other => return other,
+        }
+    }
+    Err(BookingError::Storage(DbError::Unavailable("could not allocate a unique booking reference".into())))
+}
+
+fn earlier_attempt(
+    conn: &mut DbConnection,
+    request: &BookingRequest,
+) -> Result<Option<Booking>, BookingError> {
+    match &request.idempotency_key {
+        Some(key) => Ok(Booking::by_idempotency_key(conn, key.as_str())?),
+        None => Ok(None),
+    }
+}
+
+/// The booking row a reservation writes (the price comes from the tier).
+fn held_booking(request: &BookingRequest, unit_price_cents: i64, now: i64, hold_ttl: Duration) -> Booking {
+    let quantity = request.quantity.as_i32();
+    let (name, email, user_id) = match &request.buyer {
+        Buyer::Web { name, email } => (name.as_str().to_owned(), email.as_str().to_owned(), None),
+        Buyer::Api { user_id } => (user_id.clone(), String::new(), Some(user_id.clone())),
+    };
+    Booking {
+        id: crate::settings::random_token(24),
+        reference: Reference::generate().to_string(),
+        tier_id: request.tier.as_str().to_owned(),
+        quantity,
+        unit_price_cents,
+        total_cents: unit_price_cents * i64::from(quantity),
+        customer_name: name,
+        customer_email: email,
+        user_id,
+        status: BookingStatus::Held.as_str().into(),
+        idempotency_key: request.idempotency_key.as_ref().map(|k| k.as_str().to_owned()),
+        transaction_id: None,
+        failure_reason: None,
+        hold_expires_at: now + hold_ttl.as_millis() as i64,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The portable reservation (SQLite): a write transaction that checks the key, reads the
+/// tier, writes the booking and then takes the seats with the conditional update.
+fn reserve_in_transaction(
     conn: &mut DbConnection,
     request: &BookingRequest,
     now: i64,
@@ -82,64 +159,93 @@ pub fn reserve(
 ) -> Result<Reservation, BookingError> {
     let quantity = request.quantity.as_i32();
     let tier_id = request.tier.as_str();
-    // A reference collision (1 in 2^50 per pair) would surface as a unique violation: retry.
-    for _ in 0..3 {
-        let result = write_transaction(conn, |c| {
-            if let Some(key) = &request.idempotency_key
-                && let Some(earlier) = Booking::by_idempotency_key(c, key.as_str())?
-            {
-                return Ok(Reservation::Replay(earlier));
-            }
-            if !Tier::take_seats(c, tier_id, quantity)? {
-                return Err(match Tier::available(c, tier_id)? {
-                    None => BookingError::UnknownTier,
-                    Some(available) => BookingError::NotEnoughSeats { requested: quantity, available },
-                });
-            }
-            let tier = Tier::find(c, tier_id)?.ok_or(BookingError::UnknownTier)?;
-            let (name, email, user_id) = match &request.buyer {
-                Buyer::Web { name, email } => (name.as_str().to_owned(), email.as_str().to_owned(), None),
-                Buyer::Api { user_id } => (user_id.clone(), String::new(), Some(user_id.clone())),
-            };
-            let booking = Booking {
-                id: crate::settings::random_token(24),
-                reference: Reference::generate().to_string(),
-                tier_id: tier.id,
-                quantity,
-                unit_price_cents: tier.price_cents,
-                total_cents: tier.price_cents * i64::from(quantity),
-                customer_name: name,
-                customer_email: email,
-                user_id,
-                status: BookingStatus::Held.as_str().into(),
-                idempotency_key: request.idempotency_key.as_ref().map(|k| k.as_str().to_owned()),
-                transaction_id: None,
-                failure_reason: None,
-                hold_expires_at: now + hold_ttl.as_millis() as i64,
-                created_at: now,
-                updated_at: now,
-            };
-            booking.insert(c)?;
+    write_transaction(conn, |c| {
+        if let Some(earlier) = earlier_attempt(c, request)? {
+            return Ok(Reservation::Replay(earlier));
+        }
+        // A tier that already looks too small is answered without writing anything (most
+        // requests in a sold-out rush end here).
+        let tier = Tier::find(c, tier_id)?.ok_or(BookingError::UnknownTier)?;
+        if tier.available < quantity {
+            return Err(BookingError::NotEnoughSeats { requested: quantity, available: tier.available });
+        }
+        let booking = held_booking(request, tier.price_cents, now, hold_ttl);
+        booking.insert(c)?;
+        // The conditional update decides; if it changes nothing, the rollback takes the
+        // booking row back out.
+        if !Tier::take_seats(c, tier_id, quantity)? {
+            let available = Tier::available(c, tier_id)?.unwrap_or(0);
+            return Err(BookingError::NotEnoughSeats { requested: quantity, available });
+        }
+        Ok(Reservation::Held(booking))
+    })
+}
+
+/// PostgreSQL: the conditional update and the booking insert as one statement, so the hot
+/// tier row is locked for a single round trip plus the commit, exactly as long as the bare
+/// `UPDATE` itself would hold it. A repeated idempotency key or reference fails the whole
+/// statement on the unique index (the seats are not taken); zero rows means not enough seats.
+const RESERVE_POSTGRES: &str = "\
+    WITH taken AS (
+        UPDATE ticket_tiers SET available = available - $1
+        WHERE id = $2 AND available >= $1
+        RETURNING price_cents
+    )
+    INSERT INTO bookings (id, reference, tier_id, quantity, unit_price_cents, total_cents,
+                          customer_name, customer_email, user_id, status, idempotency_key,
+                          transaction_id, failure_reason, hold_expires_at, created_at, updated_at)
+    SELECT $3, $4, $2, $1, price_cents, price_cents * $1, $5, $6, $7, 'held', $8, NULL, NULL, $9, $10, $10
+    FROM taken
+    RETURNING unit_price_cents";
+
+#[derive(diesel::QueryableByName)]
+struct Reserved {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    unit_price_cents: i64,
+}
+
+fn reserve_in_one_statement(
+    pg: &mut diesel::PgConnection,
+    request: &BookingRequest,
+    now: i64,
+    hold_ttl: Duration,
+) -> Result<Reservation, BookingError> {
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+    let mut booking = held_booking(request, 0, now, hold_ttl);
+    let reserved = diesel::sql_query(RESERVE_POSTGRES)
+        .bind::<Integer, _>(booking.quantity)
+        .bind::<Text, _>(&booking.tier_id)
+        .bind::<Text, _>(&booking.id)
+        .bind::<Text, _>(&booking.reference)
+        .bind::<Text, _>(&booking.customer_name)
+        .bind::<Text, _>(&booking.customer_email)
+        .bind::<Nullable<Text>, _>(&booking.user_id)
+        .bind::<Nullable<Text>, _>(&booking.idempotency_key)
+        .bind::<BigInt, _>(booking.hold_expires_at)
+        .bind::<BigInt, _>(booking.created_at)
+        .get_result::<Reserved>(pg)
+        .optional()?;
+    match reserved {
+        Some(Reserved { unit_price_cents }) => {
+            booking.unit_price_cents = unit_price_cents;
+            booking.total_cents = unit_price_cents * i64::from(booking.quantity);
             Ok(Reservation::Held(booking))
-        });
-        match result {
-            Err(BookingError::Storage(DbError::Query(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                info,
-            )))) => {
-                // The same key committed first in a concurrent request: our transaction rolled
-                // back (seats included), and its booking is the answer.
-                if let Some(key) = &request.idempotency_key
-                    && let Some(earlier) = Booking::by_idempotency_key(conn, key.as_str())?
-                {
-                    return Ok(Reservation::Replay(earlier));
+        }
+        None => {
+            let available = crate::db::schema::ticket_tiers::table
+                .find(&booking.tier_id)
+                .select(crate::db::schema::ticket_tiers::available)
+                .first::<i32>(pg)
+                .optional()?;
+            match available {
+                None => Err(BookingError::UnknownTier),
+                Some(available) => {
+                    Err(BookingError::NotEnoughSeats { requested: booking.quantity, available })
                 }
-                log::warn!("unique violation while reserving, retrying: {}", info.message());
             }
-            other => return other,
         }
     }
-    Err(BookingError::Storage(DbError::Unavailable("could not allocate a unique booking reference".into())))
 }
 
 /// What became of a hold whose payment went through.
@@ -159,8 +265,7 @@ pub fn confirm(
     now: i64,
 ) -> Result<Settlement, DbError> {
     write_transaction(conn, |c| {
-        if Booking::transition(c, &booking.id, BookingStatus::Held, BookingStatus::Confirmed, now)? {
-            Booking::record_payment(c, &booking.id, Some(transaction_id), None)?;
+        if Booking::confirm_held(c, &booking.id, transaction_id, now)? {
             return Ok(Settlement::Confirmed);
         }
         let current = Booking::by_id(c, &booking.id)?.ok_or(DieselError::NotFound)?;
@@ -305,7 +410,11 @@ impl Shop {
             Ok(charge) => {
                 let settlement = self.settle_paid(&held, &charge.transaction_id).await?;
                 match settlement {
-                    Settlement::Confirmed => self.reload(&held).await,
+                    Settlement::Confirmed => Ok(Booking {
+                        status: BookingStatus::Confirmed.as_str().into(),
+                        transaction_id: Some(charge.transaction_id),
+                        ..held
+                    }),
                     Settlement::Refunded => {
                         self.gateway.refund(&charge.transaction_id, held.total_cents).await;
                         Err(BookingError::Refunded { reference: held.reference })

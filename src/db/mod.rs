@@ -101,6 +101,9 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
     conn.run_pending_migrations(source).map(|_| ()).map_err(|e| DbError::Migration(e.to_string()))
 }
 
+/// Serialises this process's SQLite write transactions (see [`write_transaction`]).
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f` in a transaction that may read then write.
 ///
 /// On SQLite this is `BEGIN IMMEDIATE`: it takes the write lock up front, so two such
@@ -116,6 +119,10 @@ where
     if !matches!(conn, DbConnection::Sqlite(_)) {
         return conn.transaction(f);
     }
+    // SQLite has one writer at a time. Writers of this process queue here, in order, instead
+    // of spinning in SQLite's busy handler (whose sleeps of up to 100 ms made the latency
+    // tail); `busy_timeout` still arbitrates between processes.
+    let _writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     // What `SqliteConnection::immediate_transaction` does, with the closure given the
     // enum so domain code stays backend-neutral.
     let DbConnection::Sqlite(sqlite) = conn else { unreachable!("checked above") };

@@ -217,6 +217,27 @@ impl Booking {
         Ok(changed == 1)
     }
 
+    /// `held → confirmed` with the transaction id, in one statement; false if the booking was
+    /// no longer held.
+    pub fn confirm_held(
+        conn: &mut DbConnection,
+        booking_id: &str,
+        transaction_id: &str,
+        now: i64,
+    ) -> QueryResult<bool> {
+        let changed = diesel::update(
+            bookings::table
+                .filter(bookings::id.eq(booking_id).and(bookings::status.eq(BookingStatus::Held.as_str()))),
+        )
+        .set((
+            bookings::status.eq(BookingStatus::Confirmed.as_str()),
+            bookings::transaction_id.eq(transaction_id),
+            bookings::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        Ok(changed == 1)
+    }
+
     /// Records the gateway's answer on a booking.
     pub fn record_payment(
         conn: &mut DbConnection,
