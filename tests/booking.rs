@@ -319,6 +319,19 @@ async fn the_pages_show_the_concert_and_its_tiers(backend: Backend) {
     assert!(fragment.body.contains(r#"hx-get="/availability""#));
     assert!(fragment.body.contains(r#"hx-trigger="every 5s""#));
     assert!(!fragment.body.contains("<form"), "polling must not replace the forms");
+    assert!(!fragment.body.contains("<button"), "no tier is sold out, no button is touched");
+    app.set_available("vip", 0);
+    let sold_out = app.get("/availability").await;
+    assert!(
+        sold_out.body.contains(
+            r#"<button type="submit" id="book-vip" data-hx-swap-oob="true" disabled>Sold out</button>"#
+        ),
+        "{}",
+        sold_out.body
+    );
+    assert_eq!(sold_out.body.matches("<button").count(), 1, "only the sold-out tier's button");
+    assert!(app.get("/").await.body.contains(r#"id="book-vip" disabled>Sold out<"#));
+    app.set_available("vip", 100);
     assert!(!fragment.body.contains("<html"));
 
     let basic = app.get("/basic").await;

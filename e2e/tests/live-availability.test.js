@@ -4,7 +4,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, POLL_SECONDS } = require('../lib/server');
+const { startServer, bookViaHttp, POLL_SECONDS } = require('../lib/server');
 const { launchBrowser, newContext, waitForHtmx } = require('../lib/browser');
 
 let server;
@@ -80,5 +80,36 @@ test('booking in window A updates VIP availability in window B without touching 
   } finally {
     await contextA.close();
     await contextB.close();
+  }
+});
+
+test('a tier that sells out elsewhere gets a disabled "Sold out" button in place, typed text kept', { timeout: 60_000 }, async () => {
+  const context = await newContext(browser);
+  try {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/`);
+    await waitForHtmx(page);
+    assert.equal(await page.isDisabled('#book-front-row'), false);
+    await page.fill('#name-front-row', 'Half-typed name');
+
+    // Someone else buys every Front Row seat (20 bookings of 10).
+    for (let i = 0; i < 20; i += 1) {
+      const { status } = await bookViaHttp(server.url, { tier: 'front-row', quantity: 10 });
+      assert.equal(status, 303, `setup booking ${i}`);
+    }
+    const soldAt = Date.now();
+    await page.waitForFunction(
+      () => document.querySelector('#book-front-row')?.disabled === true,
+      null,
+      { timeout: (POLL_SECONDS + 1) * 1000 },
+    );
+    console.log(`the Front Row button was disabled ${Date.now() - soldAt} ms after the sell-out`);
+    assert.equal((await page.textContent('#book-front-row')).trim(), 'Sold out');
+    assert.equal((await page.textContent('#tier-front-row .tier-seats')).trim(), 'Sold out');
+    assert.equal(await page.inputValue('#name-front-row'), 'Half-typed name', 'the form itself was not replaced');
+    assert.equal(await page.isDisabled('#book-vip'), false, 'other tiers untouched');
+    assert.deepEqual(context.consoleErrors, [], 'no console errors');
+  } finally {
+    await context.close();
   }
 });

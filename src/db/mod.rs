@@ -148,14 +148,25 @@ pub fn is_unavailable(e: &diesel::result::Error) -> bool {
     match e {
         Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
         Error::DatabaseError(_, info) => {
-            let m = info.message();
-            m.contains("database is locked")
-                || m.contains("database is busy")
-                || m.contains("server closed the connection")
-                || m.contains("terminating connection")
-                || m.contains("no connection to the server")
-                || m.contains("could not connect")
-                || m.contains("the database system is")
+            // libpq reports a lost server only in words.
+            const SIGNS: [&str; 14] = [
+                "database is locked",
+                "database is busy",
+                "server closed the connection",
+                "terminating connection",
+                "no connection to the server",
+                "could not connect",
+                "could not receive data",
+                "could not send data",
+                "connection reset",
+                "connection refused",
+                "broken pipe",
+                "timed out",
+                "the database system is",
+                "connection to server",
+            ];
+            let m = info.message().to_ascii_lowercase();
+            SIGNS.iter().any(|sign| m.contains(sign))
         }
         _ => false,
     }

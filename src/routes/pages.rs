@@ -33,9 +33,9 @@ pub struct BasicPage {
     pub notice: Option<String>,
 }
 
-/// The region `/` polls.
+/// The region `/` polls (plus, out of band, the disabled buttons of sold-out tiers).
 #[derive(Template)]
-#[template(path = "partials/availability.html")]
+#[template(path = "partials/availability_poll.html")]
 pub struct AvailabilityFragment {
     pub tiers: Vec<TierView>,
     pub poll_seconds: u32,

@@ -1,0 +1,68 @@
+//! Start-up: bad settings stop the server with one clear line, and a fresh start creates the
+//! SQLite file, its tables and the tiers by itself.
+
+mod common;
+
+use common::{Backend, ServerProcess, fresh_database, pool_for};
+use techkraft_tickets::db::models::Tier;
+
+fn start_with(envs: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_techkraft-tickets"));
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("BIND_ADDR", "127.0.0.1:0");
+    let dir =
+        std::env::temp_dir().join(format!("tk-startup-{}", techkraft_tickets::settings::random_token(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    cmd.current_dir(&dir);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let output = cmd.output().expect("run the server");
+    let leftovers: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
+    assert!(leftovers.is_empty(), "a refused start leaves nothing behind: {leftovers:?}");
+    output
+}
+
+#[test]
+fn bad_settings_stop_the_server_with_one_line_naming_the_variable() {
+    for (variable, value) in [
+        ("DATABASE_URL", "mysql://root@localhost/tickets"),
+        ("DATABASE_URL", "tickets.db"),
+        ("PAYMENT_SUCCESS_RATE", "1.5"),
+        ("PAYMENT_DELAY_MS", "500-100"),
+        ("HOLD_TTL_SECS", "soon"),
+        ("BIND_ADDR", "everywhere"),
+    ] {
+        let output = start_with(&[(variable, value)]);
+        assert!(!output.status.success(), "{variable}={value} must not start");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line for {variable}={value}: {stderr}");
+        assert!(lines[0].contains(variable), "{:?} names {variable}", lines[0]);
+    }
+}
+
+#[actix_rt::test]
+async fn a_first_start_creates_the_database_and_seeds_the_tiers_once() {
+    let url = fresh_database(Backend::Sqlite);
+    let path = url.strip_prefix("sqlite://").unwrap().to_owned();
+    let nested = format!("{}/nested/folder/shop.sqlite3", path.trim_end_matches(".sqlite3"));
+    let url = format!("sqlite://{nested}");
+    let first = ServerProcess::start(&url, &[]);
+    assert!(std::path::Path::new(&nested).exists(), "the folder and file were created");
+    assert!(first.log_text().contains("seeded 3 ticket tiers"));
+    drop(first);
+    let second = ServerProcess::start(&url, &[]);
+    assert!(!second.log_text().contains("seeded"), "tiers are seeded only into an empty table");
+    let tiers = Tier::all(&mut pool_for(&url).get().unwrap()).unwrap();
+    let summary: Vec<(String, i64, i32)> =
+        tiers.iter().map(|t| (t.id.clone(), t.price_cents, t.capacity)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("vip".to_owned(), 10_000, 100),
+            ("front-row".to_owned(), 5_000, 200),
+            ("general".to_owned(), 1_000, 1000)
+        ]
+    );
+}
