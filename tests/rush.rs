@@ -31,7 +31,12 @@ async fn an_on_sale_rush_across_three_servers_never_oversells() {
     assert!(vip.available >= 0);
     assert_eq!(confirmed + vip.available, 100, "exactly 100 VIP seats confirmed or available");
     assert_eq!(outcomes.iter().filter(|o| o.status == Some(303)).map(|o| o.quantity).sum::<i32>(), confirmed);
-    assert!(vip.available < 4, "500 buyers of ~2.5 seats each sell out 100 seats ({} left)", vip.available);
+    let declined: i32 = outcomes.iter().filter(|o| o.status == Some(402)).map(|o| o.quantity).sum();
+    assert!(
+        vip.available <= 3 + declined,
+        "500 buyers sell out 100 seats ({} left, {declined} declined)",
+        vip.available
+    );
     for s in &servers {
         assert!(!s.log_text().contains(" ERROR "), "no server logged an error:\n{}", s.log_text());
     }
