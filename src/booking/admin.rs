@@ -41,6 +41,8 @@ pub fn figures(conn: &mut DbConnection) -> QueryResult<Vec<TierFigures>> {
 pub enum AdminError {
     #[error("There is no such ticket tier.")]
     UnknownTier,
+    #[error("Available seats must be a whole number.")]
+    NotANumber,
     #[error("Available seats must be between 0 and the tier's capacity ({capacity}).")]
     OutOfRange { capacity: i32 },
     #[error(

@@ -453,15 +453,10 @@ pub async fn set_available(
     let session = authorize(&req, &state, &form)?;
     let tier_id = form.get("tier").to_owned();
     let Ok(target) = form.get("available").parse::<i32>() else {
-        return refused(
-            &state,
-            &session,
-            AdminError::OutOfRange { capacity: capacity_of(&state, &tier_id).await? },
-        )
-        .await;
+        return refused(&state, &session, AdminError::NotANumber).await;
     };
     if form.get("confirm") != "yes" {
-        let figures = state.shop.with_conn(|c| admin::figures(c).map_err(DbError::from)).await?;
+        let figures = figures(&state).await?;
         let Some(f) = figures.iter().find(|f| f.tier.id == tier_id) else {
             return refused(&state, &session, AdminError::UnknownTier).await;
         };
@@ -478,19 +473,21 @@ pub async fn set_available(
     }
     let who = actor(&req, &state);
     match state.shop.with_conn(move |c| admin::set_available(c, &tier_id, target, &who, now_millis())).await {
-        Ok(entry) => {
-            log::info!("{} {}: {} -> {}", entry.actor, entry.action, entry.before, entry.after);
-            Ok(see_other("/admin"))
-        }
+        Ok(entry) => done(&[entry]),
         Err(e) => refused(&state, &session, e).await,
     }
 }
 
-async fn capacity_of(state: &AppState, tier_id: &str) -> Result<i32, AppError> {
-    let id = tier_id.to_owned();
-    let tier =
-        state.shop.with_conn(move |c| crate::db::models::Tier::find(c, &id).map_err(DbError::from)).await?;
-    Ok(tier.map(|t| t.capacity).unwrap_or(0))
+async fn figures(state: &AppState) -> Result<Vec<TierFigures>, AppError> {
+    Ok(state.shop.with_conn(|c| admin::figures(c).map_err(DbError::from)).await?)
+}
+
+/// Logs what an action did (the audit table has it too) and goes back to the dashboard.
+fn done(entries: &[AuditEntry]) -> Result<HttpResponse, AppError> {
+    for entry in entries {
+        log::info!("{} {}: {} -> {}", entry.actor, entry.action, entry.before, entry.after);
+    }
+    Ok(see_other("/admin"))
 }
 
 #[post("/admin/reset")]
@@ -506,7 +503,7 @@ pub async fn reset(
         id => Some(id.to_owned()),
     };
     if form.get("confirm") != "yes" {
-        let figures = state.shop.with_conn(|c| admin::figures(c).map_err(DbError::from)).await?;
+        let figures = figures(&state).await?;
         let chosen: Vec<&TierFigures> =
             figures.iter().filter(|f| tier.as_deref().is_none_or(|id| f.tier.id == id)).collect();
         if chosen.is_empty() {
@@ -523,12 +520,7 @@ pub async fn reset(
     }
     let who = actor(&req, &state);
     match state.shop.with_conn(move |c| admin::reset(c, tier.as_deref(), &who, now_millis())).await {
-        Ok(entries) => {
-            for entry in entries {
-                log::info!("{} {}: {} -> {}", entry.actor, entry.action, entry.before, entry.after);
-            }
-            Ok(see_other("/admin"))
-        }
+        Ok(entries) => done(&entries),
         Err(e) => refused(&state, &session, e).await,
     }
 }
