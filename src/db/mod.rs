@@ -78,7 +78,7 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
             }
             path.clone()
         }
-        DatabaseUrl::Postgres(url) => url.clone(),
+        DatabaseUrl::Postgres(url) => with_network_timeouts(url),
     };
     // `establish` tries the variants in order; the scheme was checked in settings, and a
     // SQLite path never parses as a libpq URL, so the right variant is chosen.
@@ -90,6 +90,21 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
         .connection_customizer(Box::new(ConnectionSetup))
         .build(manager)
         .map_err(DbError::from)
+}
+
+/// Adds libpq timeouts the URL does not set itself, so that a database behind a dead network
+/// (no answer at all, rather than a refused connection) also fails fast instead of hanging a
+/// request: `connect_timeout` bounds new connections, `tcp_user_timeout` a query whose packets
+/// go unacknowledged.
+fn with_network_timeouts(url: &str) -> String {
+    let mut url = url.to_owned();
+    for (name, value) in [("connect_timeout", "2"), ("tcp_user_timeout", "5000")] {
+        if !url.contains(&format!("{name}=")) {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&format!("{name}={value}"));
+        }
+    }
+    url
 }
 
 /// Applies the embedded migrations of the connection's backend.
@@ -169,5 +184,22 @@ pub fn is_unavailable(e: &diesel::result::Error) -> bool {
             SIGNS.iter().any(|sign| m.contains(sign))
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_network_timeouts;
+
+    #[test]
+    fn network_timeouts_are_added_unless_the_url_sets_them() {
+        assert_eq!(
+            with_network_timeouts("postgres://u@h/db"),
+            "postgres://u@h/db?connect_timeout=2&tcp_user_timeout=5000"
+        );
+        assert_eq!(
+            with_network_timeouts("postgres://u@h/db?sslmode=disable&connect_timeout=9"),
+            "postgres://u@h/db?sslmode=disable&connect_timeout=9&tcp_user_timeout=5000"
+        );
     }
 }
