@@ -3,9 +3,9 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Backend, ServerProcess, eventually, form, fresh_database, pool_for, set_cookies, spawn_app};
+use common::{
+    Backend, ServerProcess, form, fresh_database, pool_for, set_cookies, spawn_app, until_a_booking_is_held,
+};
 use futures_util::future::join_all;
 use rand::Rng;
 use techkraft_tickets::db::models::{AuditEntry, Booking, BookingStatus, Tier};
@@ -333,24 +333,8 @@ async fn sigterm_lets_a_booking_in_flight_finish_then_exits_cleanly(backend: Bac
     let database_url = fresh_database(backend);
     let mut server = ServerProcess::start(&database_url, &[("PAYMENT_DELAY_MS", "1500")]);
     let pool = pool_for(&database_url);
-    let client = common::client();
-    let body = serde_urlencoded::to_string(form("vip", "2")).unwrap();
-    let url = format!("{}/bookings", server.address);
-    let in_flight = actix_rt::spawn(async move {
-        client
-            .post(url)
-            .insert_header(("content-type", "application/x-www-form-urlencoded"))
-            .send_body(body)
-            .await
-            .map(|r| r.status().as_u16())
-    });
-    let held = || {
-        Booking::recent(&mut pool.get().unwrap(), 10)
-            .unwrap()
-            .iter()
-            .any(|b| b.status() == BookingStatus::Held)
-    };
-    eventually("the booking to be held", Duration::from_secs(10), held).await;
+    let in_flight = server.book_in_background("vip", "2");
+    until_a_booking_is_held(&pool).await;
     server.signal("TERM");
     let status = in_flight.await.unwrap().expect("the in-flight request is answered");
     assert_eq!(status, 303);

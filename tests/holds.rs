@@ -7,7 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, ServerProcess, TestApp, eventually, form, fresh_database, pool_for, spawn_app};
+use common::{
+    Backend, ServerProcess, TestApp, eventually, form, fresh_database, pool_for, spawn_app,
+    until_a_booking_is_held,
+};
 use techkraft_tickets::booking::{
     BookingRequest, Buyer, CustomerName, Email, Quantity, Reservation, Settlement, TierId, confirm, release,
     reserve, sweep,
@@ -124,24 +127,8 @@ async fn a_crash_between_reserve_and_confirm_loses_no_seats(backend: Backend) {
     let server =
         ServerProcess::start(&database_url, &[("PAYMENT_DELAY_MS", "60000"), ("HOLD_TTL_SECS", "2")]);
     let pool = pool_for(&database_url);
-    let client = common::client();
-    let f = form("vip", "3");
-    let body = serde_urlencoded::to_string(&f).unwrap();
-    let url = format!("{}/bookings", server.address);
-    let in_flight = actix_rt::spawn(async move {
-        let _ = client
-            .post(url)
-            .insert_header(("content-type", "application/x-www-form-urlencoded"))
-            .send_body(body)
-            .await;
-    });
-    let held = || {
-        Booking::recent(&mut pool.get().unwrap(), 10)
-            .unwrap()
-            .iter()
-            .any(|b| b.status() == BookingStatus::Held)
-    };
-    eventually("the booking to be held", Duration::from_secs(10), held).await;
+    let in_flight = server.book_in_background("vip", "3");
+    until_a_booking_is_held(&pool).await;
     server.signal("KILL");
     drop(server);
     in_flight.await.unwrap();

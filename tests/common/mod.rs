@@ -632,3 +632,32 @@ impl Drop for ThrowawayPg {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+impl ServerProcess {
+    /// Posts a booking form to this process in the background; the task resolves to the
+    /// status, or `None` if the process died before answering.
+    pub fn book_in_background(&self, tier: &str, quantity: &str) -> actix_rt::task::JoinHandle<Option<u16>> {
+        let body = serde_urlencoded::to_string(form(tier, quantity)).expect("form");
+        let url = format!("{}/bookings", self.address);
+        actix_rt::spawn(async move {
+            client()
+                .post(url)
+                .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                .send_body(body)
+                .await
+                .ok()
+                .map(|r| r.status().as_u16())
+        })
+    }
+}
+
+/// Waits until some booking in the database is `held` (a payment is in flight).
+pub async fn until_a_booking_is_held(pool: &DbPool) {
+    eventually("a booking to be held", Duration::from_secs(10), || {
+        Booking::recent(&mut pool.get().expect("connection"), 10)
+            .expect("query")
+            .iter()
+            .any(|b| b.status() == BookingStatus::Held)
+    })
+    .await;
+}
