@@ -264,6 +264,11 @@ pub fn confirm(
     transaction_id: &str,
     now: i64,
 ) -> Result<Settlement, DbError> {
+    // The usual case on PostgreSQL is one autocommitted statement. (SQLite's writers go
+    // through `write_transaction`, which queues them.)
+    if matches!(conn, DbConnection::Pg(_)) && Booking::confirm_held(conn, &booking.id, transaction_id, now)? {
+        return Ok(Settlement::Confirmed);
+    }
     write_transaction(conn, |c| {
         if Booking::confirm_held(c, &booking.id, transaction_id, now)? {
             return Ok(Settlement::Confirmed);
@@ -315,8 +320,8 @@ pub fn release(conn: &mut DbConnection, booking: &Booking, reason: &str, now: i6
     })
 }
 
-/// Returns the seats of holds older than their expiry (`held → expired`). Returns how many
-/// bookings it expired. Safe to run in several processes at once.
+/// Returns the seats of holds older than their expiry (`held → expired`), at most 500 per call,
+/// and returns the bookings it expired. Safe to run in several processes at once.
 pub fn sweep(conn: &mut DbConnection, now: i64) -> Result<Vec<Booking>, DbError> {
     write_transaction(conn, |c| {
         let mut expired = Vec::new();
