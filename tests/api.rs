@@ -293,6 +293,10 @@ async fn booking_posts_are_rate_limited_per_client_and_reads_are_not(backend: Ba
     let form_limited = app.book(&common::form("general", "1")).await;
     assert_eq!(form_limited.status, 429);
     assert!(form_limited.header("retry-after").is_some());
+    let in_place = app.book_htmx(&common::form("general", "1")).await;
+    assert_eq!(in_place.status, 429);
+    assert!(in_place.header("retry-after").is_some(), "htmx answers keep Retry-After");
+    assert!(in_place.body.contains("Please wait") && !in_place.body.contains("<html"), "{}", in_place.body);
     // X-Forwarded-For is ignored unless trusted: it cannot buy a fresh budget.
     assert_eq!(app.api_book(&body, &[("X-Forwarded-For", "203.0.113.9")]).await.status, 429);
     for _ in 0..20 {

@@ -128,7 +128,11 @@ pub async fn create(
         // Request-level faults (413, 415, 429…) still answer htmx in place, in the form.
         Err(e) if ctx.htmx && e.status_code().is_client_error() => {
             let shown = Shown::Failed { field: "", message: e.message_for_people() };
-            respond(&state, &ctx, &input, e.status_code(), shown).await
+            let mut response = respond(&state, &ctx, &input, e.status_code(), shown).await?;
+            if let AppError::TooManyRequests { retry_after_secs } = e {
+                response.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
+            }
+            Ok(response)
         }
         Err(e) => Err(e),
     }
