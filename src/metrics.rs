@@ -101,11 +101,6 @@ impl Metrics {
         self.bookings[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn booking_count(&self, outcome: BookingOutcome) -> u64 {
-        let i = BookingOutcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0);
-        self.bookings[i].load(Ordering::Relaxed)
-    }
-
     pub fn observe_payment(&self, elapsed: Duration) {
         if let Ok(mut h) = self.payment.lock() {
             h.observe(elapsed.as_secs_f64());

@@ -361,10 +361,6 @@ impl Shop {
         &self.pool
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
     /// Runs `f` on a pooled connection on the blocking thread pool: Diesel is synchronous
     /// and must not stall the async executor.
     pub async fn with_conn<T, E, F>(&self, f: F) -> Result<T, E>
