@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::{AppState, html, media_type, read_body};
+use super::{AppState, html, read_form};
 use crate::booking::admin::{self, AdminError, TierFigures};
 use crate::clock::{format_millis, now_millis};
 use crate::db::DbError;
@@ -105,15 +105,7 @@ struct AdminForm {
 
 impl AdminForm {
     async fn read(req: &HttpRequest, payload: web::Payload) -> Result<Self, AppError> {
-        if media_type(req) != "application/x-www-form-urlencoded" {
-            return Err(AppError::UnsupportedMediaType(
-                "Send admin forms as application/x-www-form-urlencoded.".into(),
-            ));
-        }
-        let body = read_body(payload).await?;
-        let fields = serde_urlencoded::from_bytes(&body)
-            .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
-        Ok(Self { fields })
+        Ok(Self { fields: read_form(req, payload).await? })
     }
 
     fn get(&self, name: &str) -> &str {

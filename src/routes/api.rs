@@ -7,11 +7,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use serde_json::{Map, Value, json};
 
-use super::{AppState, MAX_BODY_BYTES, media_type};
+use super::{AppState, media_type, read_body};
 use crate::booking::{BookingError, BookingRequest, Buyer, IdempotencyKey, Quantity, Reference, TierId};
 use crate::clock::iso_millis;
 use crate::db::models::{Booking, BookingStatus};
 use crate::db::{DbError, is_unavailable};
+use crate::error::AppError;
 use crate::money::whole_dollars;
 
 /// An API failure: a status and the original backend's words.
@@ -159,15 +160,12 @@ pub async fn create_booking(
             "Content-Type must be application/json",
         ));
     }
-    let body = match payload.to_bytes_limited(MAX_BODY_BYTES).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(e)) => {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("The body could not be read: {e}")));
+    let body = read_body(payload).await.map_err(|e| match e {
+        AppError::PayloadTooLarge => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body larger than 16 KiB")
         }
-        Err(_) => {
-            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body larger than 16 KiB"));
-        }
-    };
+        other => ApiError::new(StatusCode::BAD_REQUEST, other.message_for_people()),
+    })?;
     let key = match req.headers().get("Idempotency-Key") {
         None => None,
         Some(v) => Some(v.to_str().ok().and_then(|k| IdempotencyKey::parse(k).ok()).ok_or_else(|| {

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
 use askama::Template;
 
 use super::pages::{BasicPage, IndexPage, forms_for};
-use super::{AppState, html, is_htmx, media_type, read_body};
+use super::{AppState, html, is_htmx, read_form};
 use crate::booking::{
     BookingError, BookingRequest, Buyer, CustomerName, Email, IdempotencyKey, InvalidInput, Quantity, TierId,
 };
@@ -128,7 +128,7 @@ pub async fn create(
         // Request-level faults (413, 415, 429…) still answer htmx in place, in the form.
         Err(e) if ctx.htmx && e.status_code().is_client_error() => {
             let shown = Shown::Failed { field: "", message: e.message_for_people() };
-            let mut response = respond(&state, &ctx, &input, e.status_code(), shown).await?;
+            let mut response = respond(&state, &ctx, &input, e.status_code(), shown, None).await?;
             if let AppError::TooManyRequests { retry_after_secs } = e {
                 response.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
             }
@@ -148,15 +148,7 @@ async fn book(
     if let Err(retry_after_secs) = state.limits.booking(req) {
         return Err(AppError::TooManyRequests { retry_after_secs });
     }
-    if media_type(req) != "application/x-www-form-urlencoded" {
-        return Err(AppError::UnsupportedMediaType(
-            "Send the booking form as application/x-www-form-urlencoded.".into(),
-        ));
-    }
-    let body = read_body(payload).await?;
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
-    *input = FormInput::from_pairs(pairs);
+    *input = FormInput::from_pairs(read_form(req, payload).await?);
     if !input.tier.is_empty() {
         ctx.tier = input.tier.clone();
     }
@@ -165,7 +157,7 @@ async fn book(
         Ok(request) => request,
         Err(invalid) => {
             let shown = Shown::Failed { field: invalid.field, message: invalid.message };
-            return respond(state, ctx, input, StatusCode::UNPROCESSABLE_ENTITY, shown).await;
+            return respond(state, ctx, input, StatusCode::UNPROCESSABLE_ENTITY, shown, None).await;
         }
     };
 
@@ -177,12 +169,14 @@ async fn book(
         Ok(booking) => {
             let tiers = TierView::all(&state.shop.tiers().await?);
             let view = BookingView::new(&booking, &tier_name(&tiers, &booking.tier_id));
-            respond(state, ctx, input, StatusCode::OK, Shown::Booked(view)).await
+            respond(state, ctx, input, StatusCode::OK, Shown::Booked(view), Some(tiers)).await
         }
         Err(BookingError::Unsettled { reference, status: BookingStatus::Held }) if !ctx.htmx => {
             Ok(see_other(&reference))
         }
         Err(e) => {
+            // Loaded here only when the message needs a tier's name; `respond` reuses them.
+            let mut loaded = None;
             let (status, field, message) = match e {
                 BookingError::UnknownTier => {
                     (StatusCode::UNPROCESSABLE_ENTITY, "tier", "There is no such ticket tier.".to_owned())
@@ -196,6 +190,7 @@ async fn book(
                 BookingError::NotEnoughSeats { requested, available } => {
                     let tiers = TierView::all(&state.shop.tiers().await?);
                     let name = tier_name(&tiers, &ctx.tier);
+                    loaded = Some(tiers);
                     let tail = if available <= 0 {
                         " This tier is sold out.".to_owned()
                     } else {
@@ -237,7 +232,7 @@ async fn book(
                 ),
                 BookingError::Storage(db) => return Err(db.into()),
             };
-            respond(state, ctx, input, status, Shown::Failed { field, message }).await
+            respond(state, ctx, input, status, Shown::Failed { field, message }, loaded).await
         }
     }
 }
@@ -246,15 +241,20 @@ fn see_other(reference: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, format!("/bookings/{reference}"))).finish()
 }
 
-/// Renders the outcome: the form fragment for htmx, else the whole page it came from.
+/// Renders the outcome: the form fragment for htmx, else the whole page it came from. `tiers`
+/// are passed when the caller already loaded them.
 async fn respond(
     state: &AppState,
     ctx: &Context,
     input: &FormInput,
     status: StatusCode,
     shown: Shown,
+    tiers: Option<Vec<TierView>>,
 ) -> Result<HttpResponse, AppError> {
-    let tiers = TierView::all(&state.shop.tiers().await?);
+    let tiers = match tiers {
+        Some(tiers) => tiers,
+        None => TierView::all(&state.shop.tiers().await?),
+    };
     let max = state.settings.max_tickets_per_booking;
     let action = if ctx.basic { "/bookings?page=basic" } else { "/bookings" };
     let form = tiers.iter().find(|t| t.id == ctx.tier).map(|tier| {

@@ -53,6 +53,19 @@ pub async fn read_body(payload: web::Payload) -> Result<web::Bytes, AppError> {
     }
 }
 
+/// Reads an `application/x-www-form-urlencoded` body (at most [`MAX_BODY_BYTES`]) into its
+/// pairs, in order. Bytes that are not UTF-8 decode to U+FFFD.
+pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Vec<(String, String)>, AppError> {
+    if media_type(req) != "application/x-www-form-urlencoded" {
+        return Err(AppError::UnsupportedMediaType(
+            "Send the form as application/x-www-form-urlencoded.".into(),
+        ));
+    }
+    let body = read_body(payload).await?;
+    serde_urlencoded::from_bytes(&body)
+        .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))
+}
+
 /// The request's media type without parameters, lowercased (`application/json`).
 pub fn media_type(req: &HttpRequest) -> String {
     req.headers()
