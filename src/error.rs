@@ -6,8 +6,9 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
-use crate::booking::BookingError;
-use crate::db::{DbError, is_unavailable};
+use crate::db::DbError;
+pub use crate::db::error::chain;
+use crate::routes::assets;
 
 /// A request that could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -26,34 +27,25 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Transient database trouble (see [`DbError::is_transient`]): 503, try again.
+    #[error("service unavailable")]
+    Unavailable(#[source] DbError),
+    /// A fault: 500, logged with its cause chain.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// The one place a storage failure becomes an answer: transient trouble is a 503, anything
+/// else (a bug, a panicked task, a broken query) a 500.
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
-        match &e {
-            DbError::Unavailable(_) => Self::Unavailable(e.to_string()),
-            DbError::Query(q) if is_unavailable(q) => Self::Unavailable(e.to_string()),
-            _ => Self::Internal(e.to_string()),
-        }
-    }
-}
-
-impl From<BookingError> for AppError {
-    fn from(e: BookingError) -> Self {
-        match e {
-            BookingError::Storage(db) => db.into(),
-            other => Self::Internal(other.to_string()),
-        }
+        if e.is_transient() { Self::Unavailable(e) } else { Self::Internal(Box::new(e)) }
     }
 }
 
 impl From<askama::Error> for AppError {
     fn from(e: askama::Error) -> Self {
-        Self::Internal(format!("template: {e}"))
+        Self::Internal(Box::new(e))
     }
 }
 
@@ -61,6 +53,7 @@ impl From<askama::Error> for AppError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    asset_version: &'static str,
     status: u16,
     heading: &'a str,
     message: &'a str,
@@ -114,12 +107,13 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         match self {
-            Self::Internal(cause) => log::error!("500: {cause}"),
-            Self::Unavailable(cause) => log::warn!("503: {cause}"),
+            Self::Internal(_) => log::error!("500: {}", chain(self)),
+            Self::Unavailable(_) => log::warn!("503: {}", chain(self)),
             _ => {}
         }
         let (heading, message) = self.heading_and_message();
-        let page = ErrorPage { status: status.as_u16(), heading, message: &message };
+        let page =
+            ErrorPage { asset_version: assets::version(), status: status.as_u16(), heading, message: &message };
         let body = page.render().unwrap_or_else(|_| format!("{heading}: {message}"));
         let mut response = HttpResponse::build(status);
         response.content_type(ContentType::html());

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod money;
 pub mod payment;
 pub mod rate_limit;
+pub mod request_id;
 pub mod routes;
 pub mod settings;
 pub mod startup;

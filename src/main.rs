@@ -13,7 +13,9 @@ fn main() -> ExitCode {
         eprintln!("error: .env: {e}");
         return ExitCode::FAILURE;
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format(techkraft_tickets::request_id::format_log)
+        .init();
 
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
@@ -23,7 +25,7 @@ fn main() -> ExitCode {
         }
     };
     if settings.admin_password_generated {
-        log::warn!("ADMIN_PASSWORD is not set; generated one for this run: {}", settings.admin_password);
+        log::warn!("ADMIN_PASSWORD is not set; generated one for this run: {}", settings.admin_password.expose());
     }
     log::info!("database: {}", settings.database_url.redacted());
 

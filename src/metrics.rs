@@ -9,12 +9,15 @@ use std::time::Duration;
 
 /// How a booking attempt ended, as counted in `techkraft_bookings_total{outcome=…}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Each attempt (a form or API submit that reached the booking code) counts once.
 pub enum BookingOutcome {
     Confirmed,
     SoldOut,
     PaymentFailed,
-    Expired,
+    /// Refused before anything was reserved: a field (422), an unknown tier, a reused key.
     Invalid,
+    /// A repeated idempotency key, answered with the first attempt's outcome.
+    Replayed,
     Refunded,
     Error,
 }
@@ -24,8 +27,8 @@ impl BookingOutcome {
         Self::Confirmed,
         Self::SoldOut,
         Self::PaymentFailed,
-        Self::Expired,
         Self::Invalid,
+        Self::Replayed,
         Self::Refunded,
         Self::Error,
     ];
@@ -35,8 +38,8 @@ impl BookingOutcome {
             Self::Confirmed => "confirmed",
             Self::SoldOut => "sold_out",
             Self::PaymentFailed => "payment_failed",
-            Self::Expired => "expired",
             Self::Invalid => "invalid",
+            Self::Replayed => "replayed",
             Self::Refunded => "refunded",
             Self::Error => "error",
         }
@@ -80,6 +83,7 @@ impl Histogram {
 #[derive(Debug, Default)]
 pub struct Metrics {
     bookings: [AtomicU64; BookingOutcome::ALL.len()],
+    holds_expired: AtomicU64,
     payment: Mutex<Histogram>,
     /// (method, route pattern, status) → latency histogram.
     http: Mutex<BTreeMap<(String, String, u16), Histogram>>,
@@ -101,15 +105,23 @@ impl Metrics {
         self.bookings[i].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Holds the sweeper expired (their seats went back).
+    pub fn record_expired_holds(&self, n: usize) {
+        self.holds_expired.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     pub fn observe_payment(&self, elapsed: Duration) {
         if let Ok(mut h) = self.payment.lock() {
             h.observe(elapsed.as_secs_f64());
         }
     }
 
-    /// Records one HTTP request. `route` is the matched pattern (`/bookings/{reference}`), never
-    /// the raw path, so the number of series stays bounded.
+    /// Records one HTTP request. `route` is the matched pattern (`/bookings/{reference}`) or
+    /// `unmatched`, never the raw path, and a method outside the standard ones is `other`, so
+    /// the number of series stays bounded whatever clients send.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+        let method = METHODS.into_iter().find(|m| *m == method).unwrap_or("other");
         if let Ok(mut map) = self.http.lock() {
             map.entry((method.to_owned(), route.to_owned(), status))
                 .or_default()
@@ -148,6 +160,10 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
+
+        out.push_str("# HELP techkraft_holds_expired_total Seat holds the sweeper expired.\n");
+        out.push_str("# TYPE techkraft_holds_expired_total counter\n");
+        let _ = writeln!(out, "techkraft_holds_expired_total {}", self.holds_expired.load(Ordering::Relaxed));
 
         out.push_str("# HELP techkraft_payment_duration_seconds Time the payment gateway took.\n");
         out.push_str("# TYPE techkraft_payment_duration_seconds histogram\n");
@@ -199,5 +215,17 @@ mod tests {
         let text = m.render(&Gauges::default());
         assert!(text.contains(r#"techkraft_bookings_total{outcome="sold_out"} 2"#));
         assert!(text.contains(r#"techkraft_bookings_total{outcome="confirmed"} 0"#));
+    }
+
+    #[test]
+    fn odd_methods_share_one_label() {
+        let m = Metrics::default();
+        for i in 0..100 {
+            m.observe_request(&format!("X{i}"), "unmatched", 400, Duration::from_millis(1));
+        }
+        m.observe_request("GET", "/", 200, Duration::from_millis(1));
+        let text = m.render(&Gauges::default());
+        assert!(text.contains(r#"techkraft_http_requests_total{method="other",route="unmatched",status="400"} 100"#), "{text}");
+        assert!(!text.contains("X1"));
     }
 }

@@ -93,6 +93,29 @@ impl DelayRange {
     }
 }
 
+/// A secret setting: `Debug` prints `Secret([REDACTED])`, so settings can be logged whole.
+/// (A newtype rather than the `secrecy` crate: the settings are cloned into every worker, and
+/// this needs no extra dependency.)
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
 /// Everything the server needs to know at start.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -101,11 +124,11 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// How long a request waits for a pooled connection before it gets a 503.
     pub db_pool_timeout: Duration,
-    pub admin_password: String,
+    pub admin_password: Secret,
     /// True when the password was generated because `ADMIN_PASSWORD` was unset.
     pub admin_password_generated: bool,
     /// Key for signing the admin session cookie (at least 64 bytes).
-    pub session_secret: Vec<u8>,
+    pub session_secret: Secret,
     pub payment_success_rate: f64,
     pub payment_delay: DelayRange,
     pub hold_ttl: Duration,
@@ -176,8 +199,8 @@ impl Settings {
                     fault: "must be at least 8 characters".into(),
                 });
             }
-            Some(p) => (p, false),
-            None => (random_token(20), true),
+            Some(p) => (Secret::new(p), false),
+            None => (Secret::new(random_token(20)), true),
         };
 
         let session_secret = match get("SESSION_SECRET") {
@@ -187,8 +210,8 @@ impl Settings {
                     fault: "must be at least 64 characters".into(),
                 });
             }
-            Some(s) => s.into_bytes(),
-            None => random_token(64).into_bytes(),
+            Some(s) => Secret::new(s),
+            None => Secret::new(random_token(64)),
         };
 
         let payment_success_rate: f64 = parse("PAYMENT_SUCCESS_RATE", get("PAYMENT_SUCCESS_RATE"), 0.95)?;
@@ -301,7 +324,18 @@ mod tests {
         assert_eq!(s.rate_limit_signin_per_min, 10);
         assert!(!s.trust_forwarded_for);
         assert!(s.admin_password_generated);
-        assert!(s.admin_password.len() >= 16);
+        assert!(s.admin_password.expose().len() >= 16);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = settings(&[("ADMIN_PASSWORD", "correct horse battery"), ("SESSION_SECRET", &"k".repeat(64))])
+            .expect("valid");
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("correct horse"), "{printed}");
+        assert!(!printed.contains(&"k".repeat(64)), "{printed}");
+        assert!(printed.contains("REDACTED"));
+        assert_eq!(s.admin_password.expose(), "correct horse battery");
     }
 
     #[test]

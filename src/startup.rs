@@ -12,15 +12,13 @@ use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
 use actix_web::{App, HttpServer, web};
-use diesel::RunQueryDsl;
-
 use crate::booking::Shop;
-use crate::db::models::Tier;
-use crate::db::{self, DbConnection, DbError, DbPool};
+use crate::db::{self, DbError};
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::payment::{PaymentGateway, SimulatedGateway};
 use crate::rate_limit::{Limits, RateLimiter};
+use crate::request_id;
 use crate::routes::{self, AppState};
 use crate::settings::Settings;
 
@@ -75,7 +73,7 @@ impl Application {
             sign_in: RateLimiter::new(settings.rate_limit_signin_per_min),
             trust_forwarded_for: settings.trust_forwarded_for,
         };
-        let cookie_key = Key::derive_from(&settings.session_secret);
+        let cookie_key = Key::derive_from(settings.session_secret.expose().as_bytes());
         let state = web::Data::new(AppState {
             shop: shop.clone(),
             settings: Arc::new(settings),
@@ -85,12 +83,15 @@ impl Application {
         });
 
         let origins = state.settings.cors_allowed_origins.clone();
+        let trust_request_ids = state.settings.trust_forwarded_for;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(record_metrics))
                 .wrap(security_headers())
-                .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#).exclude("/healthz"))
+                .wrap(Logger::new(r#"%a "%r" %s %b %Dms %{x-request-id}o"#).exclude("/healthz"))
+                // Outermost, so every line logged while serving a request carries its id.
+                .wrap(from_fn(move |req, next| request_id::assign(trust_request_ids, req, next)))
                 .configure(|cfg| routes_config(cfg, &origins))
         })
         // SIGTERM: stop accepting, let in-flight requests (payments included) finish.
@@ -194,19 +195,9 @@ async fn record_metrics(
 }
 
 /// Migrates and seeds, once, even when several processes start together.
-fn prepare_database(pool: &DbPool) -> Result<(), DbError> {
+fn prepare_database(pool: &db::DbPool) -> Result<(), DbError> {
     let mut conn = pool.get()?;
-    let is_pg = matches!(*conn, DbConnection::Pg(_));
-    if is_pg {
-        // Serialise start-up across processes sharing one PostgreSQL.
-        diesel::sql_query("SELECT pg_advisory_lock(7041997)").execute(&mut *conn)?;
-    }
-    let result = db::run_migrations(&mut conn)
-        .and_then(|()| db::write_transaction(&mut conn, Tier::seed_if_empty).map_err(DbError::from));
-    if is_pg {
-        diesel::sql_query("SELECT pg_advisory_unlock(7041997)").execute(&mut *conn)?;
-    }
-    match result? {
+    match db::migrate_and_seed(&mut conn)? {
         0 => {}
         n => log::info!("seeded {n} ticket tiers"),
     }

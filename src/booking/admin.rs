@@ -1,10 +1,9 @@
 //! Box-office operations: the figures the admin page shows, setting a tier's available
 //! seats, and resetting tiers. Each change writes an audit entry in the same transaction.
 
-use diesel::prelude::*;
+use diesel::QueryResult;
 
-use crate::db::models::{AuditEntry, BookingStatus, Tier};
-use crate::db::schema::{bookings, ticket_tiers};
+use crate::db::models::{AuditEntry, Booking, BookingStatus, Tier};
 use crate::db::{DbConnection, DbError, write_transaction};
 
 /// One tier's figures.
@@ -16,11 +15,27 @@ pub struct TierFigures {
     pub revenue_cents: i64,
 }
 
+/// What the admin dashboard shows.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    pub figures: Vec<TierFigures>,
+    /// The figures of all tiers added up.
+    pub totals: TierFigures,
+    pub recent: Vec<Booking>,
+    pub audit: Vec<AuditEntry>,
+}
+
+impl Dashboard {
+    pub fn tier_name(&self, id: &str) -> String {
+        self.figures.iter().find(|f| f.tier.id == id).map(|f| f.tier.name.clone()).unwrap_or_else(|| id.to_owned())
+    }
+}
+
 /// Per-tier figures, highest price first.
 pub fn figures(conn: &mut DbConnection) -> QueryResult<Vec<TierFigures>> {
-    let seats = crate::db::models::Booking::seats_by_tier_and_status(conn)?;
+    let seats = Booking::seats_by_tier_and_status(conn)?;
     let count = |tier: &str, status: BookingStatus| {
-        seats.iter().filter(|(t, s, _)| t == tier && s == status.as_str()).map(|(_, _, n)| *n).sum::<i64>()
+        seats.iter().filter(|(t, s, _)| t == tier && *s == status).map(|(_, _, n)| *n).sum::<i64>()
     };
     Ok(Tier::all(conn)?
         .into_iter()
@@ -36,6 +51,36 @@ pub fn figures(conn: &mut DbConnection) -> QueryResult<Vec<TierFigures>> {
         .collect())
 }
 
+/// The figures of every tier added up, as one row named "All tiers".
+pub fn totals(figures: &[TierFigures]) -> TierFigures {
+    let sum = |g: &dyn Fn(&TierFigures) -> i64| figures.iter().map(g).sum::<i64>();
+    TierFigures {
+        tier: Tier {
+            id: "total".into(),
+            name: "All tiers".into(),
+            price_cents: 0,
+            capacity: sum(&|f| f.tier.capacity.into()) as i32,
+            available: sum(&|f| f.tier.available.into()) as i32,
+            withheld: sum(&|f| f.tier.withheld.into()) as i32,
+            sort_order: 0,
+        },
+        confirmed: sum(&|f| f.confirmed),
+        held: sum(&|f| f.held),
+        revenue_cents: sum(&|f| f.revenue_cents),
+    }
+}
+
+/// Everything the dashboard shows, read in one go.
+pub fn dashboard(conn: &mut DbConnection) -> QueryResult<Dashboard> {
+    let figures = figures(conn)?;
+    Ok(Dashboard {
+        totals: totals(&figures),
+        figures,
+        recent: Booking::recent(conn, 20)?,
+        audit: AuditEntry::recent(conn, 50)?,
+    })
+}
+
 /// Why an admin action was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -49,7 +94,7 @@ pub enum AdminError {
         "Only {free} seats of {tier} are free (available plus withheld); the rest are held or sold, so it cannot offer {requested}."
     )]
     NotEnoughFree { tier: String, requested: i32, free: i32 },
-    #[error(transparent)]
+    #[error("storage")]
     Storage(#[from] DbError),
 }
 
@@ -57,15 +102,6 @@ impl From<diesel::result::Error> for AdminError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Storage(DbError::Query(e))
     }
-}
-
-/// Takes the tier's row lock (PostgreSQL; SQLite's write transaction already excludes other
-/// writers) so the figures read next stay true until commit.
-fn lock_tier(conn: &mut DbConnection, tier_id: &str) -> QueryResult<Option<Tier>> {
-    diesel::update(ticket_tiers::table.find(tier_id))
-        .set(ticket_tiers::available.eq(ticket_tiers::available))
-        .execute(conn)?;
-    Tier::find(conn, tier_id)
 }
 
 fn describe(tier: &Tier) -> String {
@@ -105,17 +141,11 @@ pub fn set_available(
     now: i64,
 ) -> Result<AuditEntry, AdminError> {
     write_transaction(conn, |c| {
-        let before = lock_tier(c, tier_id)?.ok_or(AdminError::UnknownTier)?;
+        let before = Tier::lock(c, tier_id)?.ok_or(AdminError::UnknownTier)?;
         if !(0..=before.capacity).contains(&target) {
             return Err(AdminError::OutOfRange { capacity: before.capacity });
         }
-        use ticket_tiers::{available, withheld};
-        let changed = diesel::update(
-            ticket_tiers::table.filter(ticket_tiers::id.eq(tier_id).and((available + withheld).ge(target))),
-        )
-        .set((available.eq(target), withheld.eq(withheld + available - target)))
-        .execute(c)?;
-        if changed == 0 {
+        if !Tier::set_available(c, tier_id, target)? {
             return Err(AdminError::NotEnoughFree {
                 tier: before.name.clone(),
                 requested: target,
@@ -136,21 +166,17 @@ pub fn reset(
     now: i64,
 ) -> Result<Vec<AuditEntry>, AdminError> {
     write_transaction(conn, |c| {
-        let ids: Vec<String> = match tier_id {
+        let mut ids: Vec<String> = match tier_id {
             Some(id) => vec![Tier::find(c, id)?.ok_or(AdminError::UnknownTier)?.id],
             None => Tier::all(c)?.into_iter().map(|t| t.id).collect(),
         };
+        // Lock order: tiers in id order, each before its bookings (as the sweeper does).
+        ids.sort();
         let mut entries = Vec::new();
         for id in ids {
-            let before = lock_tier(c, &id)?.ok_or(AdminError::UnknownTier)?;
-            let voided = diesel::update(bookings::table.filter(bookings::tier_id.eq(&id)).filter(
-                bookings::status.eq_any([BookingStatus::Held.as_str(), BookingStatus::Confirmed.as_str()]),
-            ))
-            .set((bookings::status.eq(BookingStatus::Voided.as_str()), bookings::updated_at.eq(now)))
-            .execute(c)?;
-            diesel::update(ticket_tiers::table.find(&id))
-                .set((ticket_tiers::available.eq(ticket_tiers::capacity), ticket_tiers::withheld.eq(0)))
-                .execute(c)?;
+            let before = Tier::lock(c, &id)?.ok_or(AdminError::UnknownTier)?;
+            let voided = Booking::void_active(c, &id, now)?;
+            Tier::restore_capacity(c, &id)?;
             let after = Tier::find(c, &id)?.ok_or(AdminError::UnknownTier)?;
             entries.push(audit(
                 c,

@@ -1,8 +1,17 @@
 //! Storage: one Diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool, the embedded
 //! per-backend migrations, and the one helper that opens a write transaction correctly on both.
+//! Every query lives under this module: `tiers`, `bookings` and `audit` for one table each,
+//! `reserve` for the reservation (both backends side by side).
 
+pub mod audit;
+pub mod bookings;
+pub mod error;
 pub mod models;
+pub mod reserve;
 pub mod schema;
+pub mod tiers;
+
+pub use error::DbError;
 
 use std::path::Path;
 
@@ -27,23 +36,6 @@ pub enum DbConnection {
 pub type DbPool = Pool<ConnectionManager<DbConnection>>;
 /// A connection checked out of the pool.
 pub type PooledConn = PooledConnection<ConnectionManager<DbConnection>>;
-
-/// Why the database could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    #[error(transparent)]
-    Query(#[from] diesel::result::Error),
-    #[error("migrations failed: {0}")]
-    Migration(String),
-}
-
-impl From<r2d2::Error> for DbError {
-    fn from(e: r2d2::Error) -> Self {
-        Self::Unavailable(e.to_string())
-    }
-}
 
 /// Applies SQLite's per-connection settings: WAL lets readers run beside the one writer,
 /// `busy_timeout` makes writers queue instead of failing with "database is locked".
@@ -72,9 +64,8 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
     let url = match &settings.database_url {
         DatabaseUrl::Sqlite(path) => {
             if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    DbError::Unavailable(format!("cannot create folder {}: {e}", dir.display()))
-                })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|source| DbError::Folder { path: dir.display().to_string(), source })?;
             }
             path.clone()
         }
@@ -113,7 +104,22 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
         DbConnection::Pg(_) => POSTGRES_MIGRATIONS,
         DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
     };
-    conn.run_pending_migrations(source).map(|_| ()).map_err(|e| DbError::Migration(e.to_string()))
+    conn.run_pending_migrations(source).map(|_| ()).map_err(DbError::Migration)
+}
+
+/// Migrates, then seeds the tiers if the table is empty; returns how many tiers it seeded.
+/// Several processes may start together: on PostgreSQL they take turns on an advisory lock.
+pub fn migrate_and_seed(conn: &mut DbConnection) -> Result<usize, DbError> {
+    let is_pg = matches!(conn, DbConnection::Pg(_));
+    if is_pg {
+        diesel::sql_query("SELECT pg_advisory_lock(7041997)").execute(conn)?;
+    }
+    let result = run_migrations(conn)
+        .and_then(|()| write_transaction(conn, models::Tier::seed_if_empty).map_err(DbError::from));
+    if is_pg {
+        diesel::sql_query("SELECT pg_advisory_unlock(7041997)").execute(conn)?;
+    }
+    result
 }
 
 /// Serialises this process's SQLite write transactions (see [`write_transaction`]).
@@ -153,37 +159,6 @@ where
             AnsiTransactionManager::rollback_transaction(sqlite)?;
             Err(e)
         }
-    }
-}
-
-/// True for the errors that mean "the database is not there right now" rather than "the
-/// query was wrong": closed connections, and SQLite's busy/locked after its timeout.
-pub fn is_unavailable(e: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match e {
-        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
-        Error::DatabaseError(_, info) => {
-            // libpq reports a lost server only in words.
-            const SIGNS: [&str; 14] = [
-                "database is locked",
-                "database is busy",
-                "server closed the connection",
-                "terminating connection",
-                "no connection to the server",
-                "could not connect",
-                "could not receive data",
-                "could not send data",
-                "connection reset",
-                "connection refused",
-                "broken pipe",
-                "timed out",
-                "the database system is",
-                "connection to server",
-            ];
-            let m = info.message().to_ascii_lowercase();
-            SIGNS.iter().any(|sign| m.contains(sign))
-        }
-        _ => false,
     }
 }
 

@@ -8,12 +8,14 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use serde_json::{Map, Value, json};
 
 use super::{AppState, media_type, read_body};
-use crate::booking::{BookingError, BookingRequest, Buyer, IdempotencyKey, Quantity, Reference, TierId};
+use crate::booking::{
+    Booking, BookingError, BookingRequest, Buyer, IdempotencyKey, Quantity, Reference, TierId,
+};
 use crate::clock::iso_millis;
-use crate::db::models::{Booking, BookingStatus};
-use crate::db::{DbError, is_unavailable};
-use crate::error::AppError;
+use crate::error::{AppError, chain};
+use crate::metrics::BookingOutcome;
 use crate::money::whole_dollars;
+use crate::views::outcome;
 
 /// An API failure: a status and the original backend's words.
 #[derive(Debug, thiserror::Error)]
@@ -32,21 +34,22 @@ impl ApiError {
     }
 }
 
-impl From<DbError> for ApiError {
-    fn from(e: DbError) -> Self {
-        let unavailable = match &e {
-            DbError::Unavailable(_) => true,
-            DbError::Query(q) => is_unavailable(q),
-            DbError::Migration(_) => false,
-        };
-        if unavailable {
-            log::warn!("api 503: {e}");
-            let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable");
-            err.retry_after = Some(2);
-            err
-        } else {
-            log::error!("api 500: {e}");
-            Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+/// Storage trouble in the API's words; whether it is a 503 or a 500 is decided once, by
+/// `AppError::from` (which also logs the cause when the answer is rendered there; here it is
+/// logged at once).
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match &e {
+            AppError::Unavailable(_) => {
+                log::warn!("api 503: {}", chain(&e));
+                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable");
+                err.retry_after = Some(2);
+                err
+            }
+            _ => {
+                log::error!("api 500: {}", chain(&e));
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+            }
         }
     }
 }
@@ -69,7 +72,7 @@ impl ResponseError for ApiError {
 
 #[get("/tickets")]
 pub async fn tickets(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let tiers = state.shop.tiers().await?;
+    let tiers = state.shop.tiers().await.map_err(AppError::from)?;
     let body: Vec<Value> = tiers
         .iter()
         .map(|t| {
@@ -93,7 +96,7 @@ fn booking_json(b: &Booking) -> Value {
         "ticketTypeId": b.tier_id,
         "userId": b.user_id.clone().unwrap_or_else(|| b.customer_name.clone()),
         "quantity": b.quantity,
-        "status": b.status().as_str(),
+        "status": b.status.as_str(),
         "createdAt": iso_millis(b.created_at),
     })
 }
@@ -169,13 +172,18 @@ pub async fn create_booking(
     let key = match req.headers().get("Idempotency-Key") {
         None => None,
         Some(v) => Some(v.to_str().ok().and_then(|k| IdempotencyKey::parse(k).ok()).ok_or_else(|| {
+            state.metrics.record_booking(BookingOutcome::Invalid);
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Idempotency-Key must be 8 to 100 visible ASCII characters",
             )
         })?),
     };
-    let request = parse_request(&body, key, state.settings.max_tickets_per_booking)?;
+    let request = parse_request(&body, key, state.settings.max_tickets_per_booking).inspect_err(|e| {
+        if e.status == StatusCode::UNPROCESSABLE_ENTITY || e.status == StatusCode::BAD_REQUEST {
+            state.metrics.record_booking(BookingOutcome::Invalid);
+        }
+    })?;
 
     match state.shop.book(request).await {
         Ok(booking) => Ok(HttpResponse::Created().json(json!({
@@ -206,19 +214,15 @@ pub async fn create_booking(
                 ]));
                 err
             }
-            BookingError::Unsettled { reference, status } => ApiError::new(
-                StatusCode::CONFLICT,
-                if status == BookingStatus::Held {
-                    format!("Booking {reference} with this Idempotency-Key is still being processed")
-                } else {
-                    format!("Booking {reference} with this Idempotency-Key ended {}", status.as_str())
-                },
-            ),
-            BookingError::KeyReused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Idempotency-Key was already used for a different booking",
-            ),
-            BookingError::Storage(db) => db.into(),
+            BookingError::Unsettled { reference, status } => {
+                ApiError::new(StatusCode::CONFLICT, outcome::unsettled(&reference, status))
+            }
+            BookingError::KeyReused => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, outcome::KEY_REUSED),
+            BookingError::Storage(db) => AppError::from(db).into(),
+            BookingError::NoFreeReference => {
+                log::error!("bug: {}", BookingError::NoFreeReference);
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+            }
         }),
     }
 }
@@ -230,7 +234,7 @@ pub async fn show_booking(
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "Booking not found");
     let reference = Reference::parse(&reference).ok_or_else(not_found)?;
-    let b = state.shop.booking(reference).await?.ok_or_else(not_found)?;
+    let b = state.shop.booking(reference).await.map_err(AppError::from)?.ok_or_else(not_found)?;
     let mut body = booking_json(&b);
     if let Value::Object(fields) = &mut body {
         fields.insert("unitPrice".into(), Value::Number(whole_dollars(b.unit_price_cents)));

@@ -9,12 +9,13 @@ use askama::Template;
 use super::pages::{BasicPage, IndexPage, forms_for};
 use super::{AppState, html, is_htmx, read_form};
 use crate::booking::{
-    BookingError, BookingRequest, Buyer, CustomerName, Email, IdempotencyKey, InvalidInput, Quantity, TierId,
+    BookingError, BookingRequest, BookingStatus, Buyer, CustomerName, Email, IdempotencyKey, InvalidInput, Quantity,
+    TierId,
 };
-use crate::db::models::BookingStatus;
 use crate::error::AppError;
+use crate::metrics::BookingOutcome;
 use crate::routes::assets;
-use crate::views::{BookingView, FormView, TierView};
+use crate::views::{BookingView, FormView, TierView, outcome};
 
 /// The form fields as sent (first occurrence of each; unknown fields ignored).
 #[derive(Debug, Default, Clone)]
@@ -156,6 +157,7 @@ async fn book(
     let request = match input.parse(state.settings.max_tickets_per_booking) {
         Ok(request) => request,
         Err(invalid) => {
+            state.metrics.record_booking(BookingOutcome::Invalid);
             let shown = Shown::Failed { field: invalid.field, message: invalid.message };
             return respond(state, ctx, input, StatusCode::UNPROCESSABLE_ENTITY, shown, None).await;
         }
@@ -165,79 +167,45 @@ async fn book(
         tiers.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_else(|| id.to_owned())
     };
     match state.shop.book(request).await {
-        Ok(booking) if !ctx.htmx => Ok(see_other(&booking.reference)),
+        Ok(booking) if !ctx.htmx => Ok(to_booking(&booking.reference)),
         Ok(booking) => {
             let tiers = TierView::all(&state.shop.tiers().await?);
             let view = BookingView::new(&booking, &tier_name(&tiers, &booking.tier_id));
             respond(state, ctx, input, StatusCode::OK, Shown::Booked(view), Some(tiers)).await
         }
         Err(BookingError::Unsettled { reference, status: BookingStatus::Held }) if !ctx.htmx => {
-            Ok(see_other(&reference))
+            Ok(to_booking(&reference))
         }
         Err(e) => {
-            // Loaded here only when the message needs a tier's name; `respond` reuses them.
+            let status = match &e {
+                BookingError::UnknownTier | BookingError::KeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+                BookingError::NotEnoughSeats { .. } | BookingError::Refunded { .. } => StatusCode::CONFLICT,
+                BookingError::PaymentDeclined { .. } => StatusCode::PAYMENT_REQUIRED,
+                BookingError::Unsettled { status: BookingStatus::Held, .. } => StatusCode::ACCEPTED,
+                BookingError::Unsettled { .. } => StatusCode::CONFLICT,
+                BookingError::Storage(_) | BookingError::NoFreeReference => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            // The tiers are loaded here only when the message names one; `respond` reuses them.
             let mut loaded = None;
-            let (status, field, message) = match e {
-                BookingError::UnknownTier => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "tier", "There is no such ticket tier.".to_owned())
-                }
-                BookingError::KeyReused => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key",
-                    "This form was already used for a different booking. Reload the page and try again."
-                        .to_owned(),
-                ),
-                BookingError::NotEnoughSeats { requested, available } => {
-                    let tiers = TierView::all(&state.shop.tiers().await?);
-                    let name = tier_name(&tiers, &ctx.tier);
-                    loaded = Some(tiers);
-                    let tail = if available <= 0 {
-                        " This tier is sold out.".to_owned()
-                    } else {
-                        format!(" You asked for {requested}.")
-                    };
-                    (StatusCode::CONFLICT, "quantity", format!("Only {available} left for {name}.{tail}"))
-                }
-                BookingError::PaymentDeclined { reason, .. } => (
-                    StatusCode::PAYMENT_REQUIRED,
-                    "",
-                    format!(
-                        "Payment failed: {reason}. Don't worry: no seats were taken, nothing was charged."
-                    ),
-                ),
-                BookingError::Refunded { reference } => (
-                    StatusCode::CONFLICT,
-                    "",
-                    format!(
-                        "Your payment went through after your seat hold expired, and the seats had been sold in the meantime. \
-                         The charge was refunded in full (booking {reference})."
-                    ),
-                ),
-                BookingError::Unsettled { reference, status } => (
-                    if status == BookingStatus::Held { StatusCode::ACCEPTED } else { StatusCode::CONFLICT },
-                    "",
-                    match status {
-                        BookingStatus::Held => {
-                            format!(
-                                "Booking {reference} is still being processed. Check its page in a moment."
-                            )
-                        }
-                        BookingStatus::Voided => {
-                            format!("Booking {reference} was cancelled by the box office.")
-                        }
-                        _ => format!(
-                            "Booking {reference} expired before its payment completed. Nothing was charged; please book again."
-                        ),
-                    },
-                ),
-                BookingError::Storage(db) => return Err(db.into()),
+            let mut name = String::new();
+            if matches!(e, BookingError::NotEnoughSeats { .. }) {
+                let tiers = TierView::all(&state.shop.tiers().await?);
+                name = tier_name(&tiers, &ctx.tier);
+                loaded = Some(tiers);
+            }
+            let Some((field, message)) = outcome::for_people(&e, &name) else {
+                return Err(match e {
+                    BookingError::Storage(db) => db.into(),
+                    other => AppError::Internal(Box::new(other)),
+                });
             };
             respond(state, ctx, input, status, Shown::Failed { field, message }, loaded).await
         }
     }
 }
 
-fn see_other(reference: &str) -> HttpResponse {
+/// A `303` to the booking's page.
+fn to_booking(reference: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, format!("/bookings/{reference}"))).finish()
 }
 

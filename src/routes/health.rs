@@ -2,10 +2,9 @@
 //! Prometheus metrics (`/metrics`).
 
 use actix_web::{HttpResponse, get, web};
-use diesel::RunQueryDsl;
 
 use super::AppState;
-use crate::db::DbError;
+use crate::error::chain;
 use crate::metrics::Gauges;
 
 /// 200 while the process runs.
@@ -17,12 +16,10 @@ pub async fn healthz() -> HttpResponse {
 /// 200 when the database answers within the pool timeout, 503 otherwise.
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let ping =
-        state.shop.with_conn(|c| diesel::sql_query("SELECT 1").execute(c).map_err(DbError::from)).await;
-    match ping {
-        Ok(_) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready"),
+    match state.shop.ping().await {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready"),
         Err(e) => {
-            log::warn!("readiness check failed: {e}");
+            log::warn!("readiness check failed: {}", chain(&e));
             HttpResponse::ServiceUnavailable()
                 .content_type("text/plain; charset=utf-8")
                 .body("database unavailable")
@@ -37,16 +34,16 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let seats = match state.shop.tiers().await {
         Ok(tiers) => tiers.into_iter().map(|t| (t.id, i64::from(t.available))).collect(),
         Err(e) => {
-            log::warn!("metrics: seat counts unavailable: {e}");
+            log::warn!("metrics: seat counts unavailable: {}", chain(&e));
             Vec::new()
         }
     };
-    let pool = state.shop.pool().state();
+    let pool = state.shop.pool_state();
     let gauges = Gauges {
         seats_available: seats,
         pool_connections: pool.connections,
-        pool_idle: pool.idle_connections,
-        pool_max: state.shop.pool().max_size(),
+        pool_idle: pool.idle,
+        pool_max: pool.max,
     };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use actix_web::cookie::Key;
 use actix_web::http::StatusCode;
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
@@ -53,6 +53,31 @@ pub async fn read_body(payload: web::Payload) -> Result<web::Bytes, AppError> {
     }
 }
 
+/// A `303 See Other` to `location`.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_owned())).finish()
+}
+
+/// The fields of a form, in order (unknown fields ignored; the first occurrence wins).
+#[derive(Debug, Default)]
+pub struct FormFields(Vec<(String, String)>);
+
+impl FormFields {
+    pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<Self, AppError> {
+        Ok(Self(read_form(req, payload).await?))
+    }
+
+    /// A field's value, trimmed; empty when absent.
+    pub fn get(&self, name: &str) -> &str {
+        self.raw(name).trim()
+    }
+
+    /// A field's value as sent; empty when absent.
+    pub fn raw(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default()
+    }
+}
+
 /// Reads an `application/x-www-form-urlencoded` body (at most [`MAX_BODY_BYTES`]) into its
 /// pairs, in order. Bytes that are not UTF-8 decode to U+FFFD.
 pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Vec<(String, String)>, AppError> {
@@ -69,7 +94,7 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Vec<(
 /// The request's media type without parameters, lowercased (`application/json`).
 pub fn media_type(req: &HttpRequest) -> String {
     req.headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
+        .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
         .unwrap_or_default()

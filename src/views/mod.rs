@@ -1,9 +1,12 @@
 //! What templates see: rows turned into display-ready values (money and counts formatted
-//! once, here and in `money`).
+//! once, here and in `money`). `admin` has the box office's rows; `outcome` the words for how
+//! a booking ended.
 
-use crate::booking::IdempotencyKey;
+pub mod admin;
+pub mod outcome;
+
+use crate::booking::{Booking, BookingStatus, IdempotencyKey, Tier};
 use crate::clock::format_millis;
-use crate::db::models::{Booking, BookingStatus, Tier};
 use crate::money::{count, usd};
 
 /// A tier as the availability board shows it.
@@ -115,22 +118,7 @@ pub struct BookingView {
 
 impl BookingView {
     pub fn new(booking: &Booking, tier_name: &str) -> Self {
-        let status = booking.status();
-        let explanation = match status {
-            BookingStatus::Confirmed => None,
-            BookingStatus::Held => Some("Your seats are held while the payment completes. Reload this page in a moment.".into()),
-            BookingStatus::PaymentFailed => Some(format!(
-                "Payment failed: {}. No seats were taken and nothing was charged.",
-                booking.failure_reason.as_deref().unwrap_or("declined")
-            )),
-            BookingStatus::Expired => {
-                Some("The seat hold expired before payment completed. The seats were released and nothing was charged.".into())
-            }
-            BookingStatus::Refunded => Some(
-                "Your payment arrived after the seat hold expired and the seats had been sold. The full amount was refunded.".into(),
-            ),
-            BookingStatus::Voided => Some("This booking was cancelled by the box office.".into()),
-        };
+        let status = booking.status;
         Self {
             reference: booking.reference.clone(),
             tier_name: tier_name.to_owned(),
@@ -143,7 +131,7 @@ impl BookingView {
             transaction_id: booking.transaction_id.clone().unwrap_or_else(|| "none".into()),
             customer_name: booking.customer_name.clone(),
             created_at: format_millis(booking.created_at),
-            explanation,
+            explanation: outcome::explanation(booking),
         }
     }
 }

@@ -1,0 +1,35 @@
+//! Why a booking did not end confirmed.
+
+use crate::db::DbError;
+use crate::db::models::BookingStatus;
+
+/// Why a booking did not end confirmed. Storage trouble keeps its cause.
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    #[error("unknown ticket tier")]
+    UnknownTier,
+    #[error("not enough seats: {requested} requested, {available} left")]
+    NotEnoughSeats { requested: i32, available: i32 },
+    #[error("payment declined: {reason}")]
+    PaymentDeclined { reason: String, reference: String },
+    /// Charged after the hold had expired and the seats were gone: the charge was refunded.
+    #[error("hold expired before payment completed; charge refunded")]
+    Refunded { reference: String },
+    /// A replay found an earlier attempt that ended without seats for another reason
+    /// (expired hold, admin reset) or has not finished yet.
+    #[error("the earlier attempt with this idempotency key ended {status:?}")]
+    Unsettled { reference: String, status: BookingStatus },
+    #[error("this idempotency key was already used for a different booking")]
+    KeyReused,
+    /// Three references in a row were taken (odds of 2^-150): a bug, not bad luck.
+    #[error("could not allocate a unique booking reference")]
+    NoFreeReference,
+    #[error("storage")]
+    Storage(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for BookingError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Storage(DbError::Query(e))
+    }
+}

@@ -1,0 +1,256 @@
+//! [`Shop`]: the one door the HTTP layer uses. It strings the steps together around the
+//! payment gateway (holding no connection while the gateway thinks), answers replays, runs
+//! the sweeper, and offers the box-office operations.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::admin::{self, AdminError, Dashboard, TierFigures};
+use super::steps::{self, Reservation, Settlement};
+use super::{BookingError, BookingRequest, Reference};
+use crate::clock::now_millis;
+use crate::db::models::{AuditEntry, Booking, BookingStatus, Tier};
+use crate::db::{DbConnection, DbError, DbPool};
+use crate::metrics::{BookingOutcome, Metrics};
+use crate::payment::PaymentGateway;
+use crate::request_id;
+
+/// The shop: the pool, the gateway, and the settings the flow needs.
+#[derive(Clone)]
+pub struct Shop {
+    pool: DbPool,
+    gateway: Arc<dyn PaymentGateway>,
+    hold_ttl: Duration,
+    metrics: Arc<Metrics>,
+}
+
+/// The connection pool's state, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolState {
+    pub connections: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+/// How long a replay waits for an earlier attempt with the same key to finish paying.
+const REPLAY_WAIT: Duration = Duration::from_secs(15);
+
+impl Shop {
+    pub fn new(pool: DbPool, gateway: Arc<dyn PaymentGateway>, hold_ttl: Duration, metrics: Arc<Metrics>) -> Self {
+        Self { pool, gateway, hold_ttl, metrics }
+    }
+
+    /// Runs `f` on a pooled connection on the blocking thread pool: Diesel is synchronous
+    /// and must not stall the async executor. The request id travels along for the logs. A
+    /// panic inside `f` is a bug and comes back as [`DbError::TaskPanicked`] (a 500), never
+    /// as an outage.
+    async fn with_conn<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let id = request_id::current();
+        tokio::task::spawn_blocking(move || {
+            request_id::in_blocking(id, || {
+                let mut conn = pool.get().map_err(DbError::from)?;
+                f(&mut conn)
+            })
+        })
+        .await
+        .unwrap_or_else(|join| {
+            log::error!("bug: a database task panicked: {join}");
+            Err(DbError::TaskPanicked(join).into())
+        })
+    }
+
+    /// Books: reserve, pay with no connection held, then confirm or release. Counts one
+    /// outcome per attempt.
+    pub async fn book(&self, request: BookingRequest) -> Result<Booking, BookingError> {
+        let (result, replayed) = self.book_inner(request).await;
+        let outcome = match &result {
+            _ if replayed => BookingOutcome::Replayed,
+            Ok(_) => BookingOutcome::Confirmed,
+            Err(BookingError::NotEnoughSeats { .. }) => BookingOutcome::SoldOut,
+            Err(BookingError::PaymentDeclined { .. }) => BookingOutcome::PaymentFailed,
+            Err(BookingError::Refunded { .. }) => BookingOutcome::Refunded,
+            Err(BookingError::UnknownTier | BookingError::KeyReused) => BookingOutcome::Invalid,
+            Err(BookingError::Unsettled { .. }) => BookingOutcome::Replayed,
+            Err(BookingError::Storage(_) | BookingError::NoFreeReference) => BookingOutcome::Error,
+        };
+        self.metrics.record_booking(outcome);
+        result
+    }
+
+    /// The attempt's result, and whether it was a replay of an earlier one.
+    async fn book_inner(&self, request: BookingRequest) -> (Result<Booking, BookingError>, bool) {
+        let hold_ttl = self.hold_ttl;
+        let req = request.clone();
+        let reservation = self.with_conn(move |c| steps::reserve(c, &req, now_millis(), hold_ttl)).await;
+        let held = match reservation {
+            Ok(Reservation::Held(booking)) => booking,
+            Ok(Reservation::Replay(earlier)) => {
+                let result = self.replay(&request, earlier).await;
+                // A key reused for another booking is not a replay: it is refused.
+                let replayed = !matches!(result, Err(BookingError::KeyReused));
+                return (result, replayed);
+            }
+            Err(e) => return (Err(e), false),
+        };
+        log::info!("{}: {} seat(s) of {} held", held.reference, held.quantity, held.tier_id);
+        (self.pay(held).await, false)
+    }
+
+    async fn pay(&self, held: Booking) -> Result<Booking, BookingError> {
+        let started = Instant::now();
+        let charge = self.gateway.charge(held.total_cents, &held.reference).await;
+        self.metrics.observe_payment(started.elapsed());
+        match charge {
+            Ok(charge) => match self.settle_paid(&held, &charge.transaction_id).await? {
+                Settlement::Confirmed => {
+                    log::info!("{}: confirmed ({})", held.reference, charge.transaction_id);
+                    Ok(Booking { status: BookingStatus::Confirmed, transaction_id: Some(charge.transaction_id), ..held })
+                }
+                Settlement::Refunded => {
+                    log::warn!("{}: paid after the seats were gone; refunding", held.reference);
+                    self.gateway.refund(&charge.transaction_id, held.total_cents).await;
+                    Err(BookingError::Refunded { reference: held.reference })
+                }
+            },
+            Err(declined) => {
+                log::info!("{}: payment declined ({})", held.reference, declined.reason);
+                let (booking, reason) = (held.clone(), declined.reason.clone());
+                self.with_conn(move |c| steps::release(c, &booking, &reason, now_millis())).await?;
+                Err(BookingError::PaymentDeclined { reason: declined.reason, reference: held.reference })
+            }
+        }
+    }
+
+    /// Confirms after a successful charge. The customer has paid, so a database hiccup here
+    /// is retried for a while; if it never comes back the charge is refunded, so nobody pays
+    /// for seats they do not get (the hold then expires and its seats return).
+    async fn settle_paid(&self, held: &Booking, transaction_id: &str) -> Result<Settlement, BookingError> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let (booking, txn) = (held.clone(), transaction_id.to_owned());
+            match self.with_conn(move |c| steps::confirm(c, &booking, &txn, now_millis())).await {
+                Ok(settlement) => return Ok(settlement),
+                Err(e) if e.is_transient() && Instant::now() < deadline => {
+                    log::warn!("{}: confirming failed, retrying: {}", held.reference, crate::db::error::chain(&e));
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => {
+                    log::error!(
+                        "{}: could not record payment {transaction_id}; refunding it: {}",
+                        held.reference,
+                        crate::db::error::chain(&e)
+                    );
+                    self.gateway.refund(transaction_id, held.total_cents).await;
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    async fn reload(&self, booking: &Booking) -> Result<Booking, BookingError> {
+        let id = booking.id.clone();
+        self.with_conn(move |c| Booking::by_id(c, &id).map_err(DbError::from))
+            .await?
+            .ok_or_else(|| BookingError::Storage(DbError::Query(diesel::result::Error::NotFound)))
+    }
+
+    /// Answers a repeated key with the first attempt's outcome, waiting for it if it is
+    /// still paying.
+    async fn replay(&self, request: &BookingRequest, earlier: Booking) -> Result<Booking, BookingError> {
+        if earlier.tier_id != request.tier.as_str() || earlier.quantity != request.quantity.as_i32() {
+            return Err(BookingError::KeyReused);
+        }
+        log::info!("{}: replayed for a repeated idempotency key", earlier.reference);
+        let deadline = Instant::now() + REPLAY_WAIT;
+        let mut booking = earlier;
+        while booking.status == BookingStatus::Held && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            booking = self.reload(&booking).await?;
+        }
+        match booking.status {
+            BookingStatus::Confirmed => Ok(booking),
+            BookingStatus::PaymentFailed => Err(BookingError::PaymentDeclined {
+                reason: booking.failure_reason.clone().unwrap_or_else(|| "Payment failed".into()),
+                reference: booking.reference,
+            }),
+            BookingStatus::Refunded => Err(BookingError::Refunded { reference: booking.reference }),
+            status => Err(BookingError::Unsettled { reference: booking.reference, status }),
+        }
+    }
+
+    /// Expires overdue holds now; returns how many.
+    pub async fn sweep_now(&self) -> Result<usize, DbError> {
+        let expired = self.with_conn(|c| steps::sweep(c, now_millis())).await?;
+        for hold in &expired {
+            log::info!("{}: hold expired, {} seat(s) of {} returned", hold.reference, hold.quantity, hold.tier_id);
+        }
+        self.metrics.record_expired_holds(expired.len());
+        Ok(expired.len())
+    }
+
+    /// Runs the sweeper until the process ends.
+    pub async fn run_sweeper(self) {
+        // Often enough that a hold never outlives its TTL by much, rarely enough to be cheap.
+        let period = (self.hold_ttl / 4).clamp(Duration::from_millis(250), Duration::from_secs(5));
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = self.sweep_now().await {
+                log::warn!("sweeper: {}", crate::db::error::chain(&e));
+            }
+        }
+    }
+
+    pub async fn tiers(&self) -> Result<Vec<Tier>, DbError> {
+        self.with_conn(|c| Tier::all(c).map_err(DbError::from)).await
+    }
+
+    pub async fn booking(&self, reference: Reference) -> Result<Option<Booking>, DbError> {
+        self.with_conn(move |c| Booking::by_reference(c, reference.as_str()).map_err(DbError::from)).await
+    }
+
+    /// Asks the database to answer (readiness).
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.with_conn(|c| Tier::available(c, "").map(|_| ()).map_err(DbError::from)).await
+    }
+
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState { connections: state.connections, idle: state.idle_connections, max: self.pool.max_size() }
+    }
+
+    /// The box office's figures, recent bookings and audit log.
+    pub async fn dashboard(&self) -> Result<Dashboard, DbError> {
+        self.with_conn(|c| admin::dashboard(c).map_err(DbError::from)).await
+    }
+
+    /// Per-tier figures.
+    pub async fn figures(&self) -> Result<Vec<TierFigures>, DbError> {
+        self.with_conn(|c| admin::figures(c).map_err(DbError::from)).await
+    }
+
+    /// Sets a tier's available seats (see [`admin::set_available`]).
+    pub async fn set_available(&self, tier_id: String, target: i32, actor: String) -> Result<AuditEntry, AdminError> {
+        let entry = self.with_conn(move |c| admin::set_available(c, &tier_id, target, &actor, now_millis())).await?;
+        log::info!("{} {}: {} -> {}", entry.actor, entry.action, entry.before, entry.after);
+        Ok(entry)
+    }
+
+    /// Resets one tier or all (see [`admin::reset`]).
+    pub async fn reset(&self, tier_id: Option<String>, actor: String) -> Result<Vec<AuditEntry>, AdminError> {
+        let entries = self.with_conn(move |c| admin::reset(c, tier_id.as_deref(), &actor, now_millis())).await?;
+        for entry in &entries {
+            log::info!("{} {}: {} -> {}", entry.actor, entry.action, entry.before, entry.after);
+        }
+        Ok(entries)
+    }
+}

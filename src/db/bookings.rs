@@ -1,0 +1,131 @@
+//! Queries on `bookings`. Every status change is a compare-and-set: it names the status it
+//! expects, and reports whether it made the change.
+
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::models::{Booking, BookingStatus};
+use super::schema::bookings;
+
+impl Booking {
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        diesel::insert_into(bookings::table).values(self.clone()).execute(conn).map(|_| ())
+    }
+
+    pub fn by_reference(conn: &mut DbConnection, reference: &str) -> QueryResult<Option<Booking>> {
+        bookings::table
+            .filter(bookings::reference.eq(reference))
+            .select(Booking::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Booking>> {
+        bookings::table.find(id).select(Booking::as_select()).first(conn).optional()
+    }
+
+    pub fn by_idempotency_key(conn: &mut DbConnection, key: &str) -> QueryResult<Option<Booking>> {
+        bookings::table
+            .filter(bookings::idempotency_key.eq(key))
+            .select(Booking::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Moves a booking from one status to another if, and only if, it is still in `from`.
+    /// Returns whether this call made the change (the compare-and-set every transition uses).
+    pub fn transition(
+        conn: &mut DbConnection,
+        booking_id: &str,
+        from: BookingStatus,
+        to: BookingStatus,
+        now: i64,
+    ) -> QueryResult<bool> {
+        let changed = diesel::update(
+            bookings::table.filter(bookings::id.eq(booking_id).and(bookings::status.eq(from.as_str()))),
+        )
+        .set((bookings::status.eq(to.as_str()), bookings::updated_at.eq(now)))
+        .execute(conn)?;
+        Ok(changed == 1)
+    }
+
+    /// `held → confirmed` with the transaction id, in one statement; false if the booking was
+    /// no longer held.
+    pub fn confirm_held(
+        conn: &mut DbConnection,
+        booking_id: &str,
+        transaction_id: &str,
+        now: i64,
+    ) -> QueryResult<bool> {
+        let changed = diesel::update(
+            bookings::table
+                .filter(bookings::id.eq(booking_id).and(bookings::status.eq(BookingStatus::Held.as_str()))),
+        )
+        .set((
+            bookings::status.eq(BookingStatus::Confirmed.as_str()),
+            bookings::transaction_id.eq(transaction_id),
+            bookings::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        Ok(changed == 1)
+    }
+
+    /// Records the gateway's answer on a booking.
+    pub fn record_payment(
+        conn: &mut DbConnection,
+        booking_id: &str,
+        transaction_id: Option<&str>,
+        failure_reason: Option<&str>,
+    ) -> QueryResult<()> {
+        diesel::update(bookings::table.find(booking_id))
+            .set((bookings::transaction_id.eq(transaction_id), bookings::failure_reason.eq(failure_reason)))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Holds whose time ran out, oldest first.
+    pub fn expired_holds(conn: &mut DbConnection, now: i64, limit: i64) -> QueryResult<Vec<Booking>> {
+        bookings::table
+            .filter(bookings::status.eq(BookingStatus::Held.as_str()).and(bookings::hold_expires_at.lt(now)))
+            .order(bookings::hold_expires_at.asc())
+            .limit(limit)
+            .select(Booking::as_select())
+            .load(conn)
+    }
+
+    /// Voids the tier's held and confirmed bookings; returns how many. The caller holds the
+    /// tier's row lock (lock order: tier, then bookings).
+    pub fn void_active(conn: &mut DbConnection, tier_id: &str, now: i64) -> QueryResult<usize> {
+        diesel::update(
+            bookings::table.filter(bookings::tier_id.eq(tier_id)).filter(
+                bookings::status.eq_any([BookingStatus::Held.as_str(), BookingStatus::Confirmed.as_str()]),
+            ),
+        )
+        .set((bookings::status.eq(BookingStatus::Voided.as_str()), bookings::updated_at.eq(now)))
+        .execute(conn)
+    }
+
+    /// The most recent bookings, newest first.
+    pub fn recent(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<Booking>> {
+        bookings::table
+            .order((bookings::created_at.desc(), bookings::id.asc()))
+            .limit(limit)
+            .select(Booking::as_select())
+            .load(conn)
+    }
+
+    /// Seats per (tier, status), for the conservation check and the admin figures.
+    pub fn seats_by_tier_and_status(conn: &mut DbConnection) -> QueryResult<Vec<(String, BookingStatus, i64)>> {
+        let rows: Vec<(String, String, Option<i64>)> = bookings::table
+            .group_by((bookings::tier_id, bookings::status))
+            .select((bookings::tier_id, bookings::status, diesel::dsl::sum(bookings::quantity)))
+            .load(conn)?;
+        rows.into_iter()
+            .map(|(tier, status, seats)| {
+                let status = BookingStatus::try_from(status)
+                    .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+                Ok((tier, status, seats.unwrap_or(0)))
+            })
+            .collect()
+    }
+}

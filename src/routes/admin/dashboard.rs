@@ -1,0 +1,53 @@
+//! The box office's page: figures per tier and in total, bars, recent bookings, the audit log.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, web};
+use askama::Template;
+
+use super::session::AdminSession;
+use crate::error::AppError;
+use crate::routes::{AppState, assets, html, see_other};
+use crate::views::admin::{AuditRow, DashboardView, RecentRow, TierRow};
+
+#[derive(Template)]
+#[template(path = "admin/dashboard.html")]
+struct DashboardPage {
+    asset_version: &'static str,
+    csrf_token: String,
+    tiers: Vec<TierRow>,
+    totals: TierRow,
+    recent: Vec<RecentRow>,
+    audit: Vec<AuditRow>,
+    error: Option<String>,
+}
+
+/// Renders the dashboard with `status` and an optional refusal to show on top.
+pub async fn render(
+    state: &AppState,
+    session: &AdminSession,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let view = DashboardView::new(&state.shop.dashboard().await?);
+    let page = DashboardPage {
+        asset_version: assets::version(),
+        csrf_token: session.csrf.clone(),
+        tiers: view.tiers,
+        totals: view.totals,
+        recent: view.recent,
+        audit: view.audit,
+        error,
+    };
+    let mut response = html(status, &page)?;
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[get("/admin")]
+pub async fn index(session: Option<AdminSession>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    match session {
+        Some(session) => render(&state, &session, StatusCode::OK, None).await,
+        None => Ok(see_other("/admin/login")),
+    }
+}

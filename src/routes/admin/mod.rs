@@ -1,0 +1,18 @@
+//! The admin console: sign-in, the sales dashboard, and the two box-office actions, each
+//! behind a confirmation step.
+//!
+//! - `session`: the signed session cookie and the [`AdminSession`] extractor, checked before
+//!   any request body is read, and the CSRF check;
+//! - `sign_in`: sign-in and sign-out;
+//! - `dashboard`: the page;
+//! - `actions`: set available seats, reset.
+
+mod actions;
+mod dashboard;
+mod sign_in;
+mod session;
+
+pub use actions::{reset, set_available};
+pub use dashboard::index;
+pub use sign_in::{login, login_form, logout};
+pub use session::AdminSession;

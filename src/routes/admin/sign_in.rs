@@ -1,0 +1,100 @@
+//! Sign-in and sign-out. The sign-in form carries a CSRF token of its own (in a short-lived
+//! signed cookie), the password check takes constant time, and attempts are rate limited.
+
+use actix_web::cookie::time;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+
+use super::session::{
+    AdminSession, SESSION_COOKIE, SESSION_MILLIS, SIGN_IN_COOKIE, constant_time_eq, expired_cookie, signed_cookie,
+    signed_value,
+};
+use crate::clock::now_millis;
+use crate::error::AppError;
+use crate::rate_limit::client_ip;
+use crate::routes::{AppState, FormFields, assets, html, see_other};
+use crate::settings::random_token;
+
+#[derive(Template)]
+#[template(path = "admin/login.html")]
+struct LoginPage {
+    asset_version: &'static str,
+    csrf_token: String,
+    error: Option<String>,
+}
+
+fn login_page(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let csrf_token = random_token(32);
+    let page = LoginPage { asset_version: assets::version(), csrf_token: csrf_token.clone(), error };
+    let mut response = html(status, &page)?;
+    let cookie = signed_cookie(req, &state.cookie_key, SIGN_IN_COOKIE, csrf_token, time::Duration::hours(1));
+    response.add_cookie(&cookie).map_err(|e| AppError::Internal(Box::new(e)))?;
+    Ok(response)
+}
+
+#[get("/admin/login")]
+pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if AdminSession::of(&req, &state).is_some() {
+        return Ok(see_other("/admin"));
+    }
+    login_page(&req, &state, StatusCode::OK, None)
+}
+
+#[post("/admin/login")]
+pub async fn login(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let from = client_ip(&req, state.settings.trust_forwarded_for);
+    if let Err(retry_after_secs) = state.limits.sign_in(&req) {
+        log::warn!("sign-in rate limit hit by {from}");
+        return Err(AppError::TooManyRequests { retry_after_secs });
+    }
+    let form = FormFields::read(&req, payload).await?;
+    let expected = signed_value(&req, &state.cookie_key, SIGN_IN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !constant_time_eq(form.get("csrf_token").as_bytes(), expected.as_bytes()) {
+        let error = "The sign-in form expired. Please enter the password again.";
+        return login_page(&req, &state, StatusCode::FORBIDDEN, Some(error.into()));
+    }
+    // The password is compared as typed (not trimmed).
+    if !constant_time_eq(form.raw("password").as_bytes(), state.settings.admin_password.expose().as_bytes()) {
+        log::warn!("failed admin sign-in from {from}");
+        return login_page(&req, &state, StatusCode::UNAUTHORIZED, Some("That password is not right.".into()));
+    }
+    let session = AdminSession { csrf: random_token(32), issued_at: now_millis() };
+    log::info!("admin signed in from {from}");
+    let cookie = signed_cookie(
+        &req,
+        &state.cookie_key,
+        SESSION_COOKIE,
+        session.encode(),
+        time::Duration::milliseconds(SESSION_MILLIS),
+    );
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin"))
+        .cookie(cookie)
+        .cookie(expired_cookie(SIGN_IN_COOKIE))
+        .finish())
+}
+
+#[post("/admin/logout")]
+pub async fn logout(
+    session: AdminSession,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let form = FormFields::read(&req, payload).await?;
+    session.check_csrf(&req, form.get("csrf_token"))?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin/login"))
+        .cookie(expired_cookie(SESSION_COOKIE))
+        .finish())
+}
