@@ -5,7 +5,9 @@
 //! `cargo bench --bench rush -- [--buyers N] [--servers N]` with `TEST_DATABASE_URL` naming a
 //! PostgreSQL where it may create a database (`bench/run` sets one up).
 
-#[path = "../tests/common/mod.rs"]
+// The bench uses only part of the test harness it shares.
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

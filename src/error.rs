@@ -112,8 +112,12 @@ impl ResponseError for AppError {
             _ => {}
         }
         let (heading, message) = self.heading_and_message();
-        let page =
-            ErrorPage { asset_version: assets::version(), status: status.as_u16(), heading, message: &message };
+        let page = ErrorPage {
+            asset_version: assets::version(),
+            status: status.as_u16(),
+            heading,
+            message: &message,
+        };
         let body = page.render().unwrap_or_else(|_| format!("{heading}: {message}"));
         let mut response = HttpResponse::build(status);
         response.content_type(ContentType::html());

@@ -25,7 +25,10 @@ fn main() -> ExitCode {
         }
     };
     if settings.admin_password_generated {
-        log::warn!("ADMIN_PASSWORD is not set; generated one for this run: {}", settings.admin_password.expose());
+        log::warn!(
+            "ADMIN_PASSWORD is not set; generated one for this run: {}",
+            settings.admin_password.expose()
+        );
     }
     log::info!("database: {}", settings.database_url.redacted());
 

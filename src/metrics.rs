@@ -120,7 +120,8 @@ impl Metrics {
     /// `unmatched`, never the raw path, and a method outside the standard ones is `other`, so
     /// the number of series stays bounded whatever clients send.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+        const METHODS: [&str; 9] =
+            ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
         let method = METHODS.into_iter().find(|m| *m == method).unwrap_or("other");
         if let Ok(mut map) = self.http.lock() {
             map.entry((method.to_owned(), route.to_owned(), status))
@@ -225,7 +226,12 @@ mod tests {
         }
         m.observe_request("GET", "/", 200, Duration::from_millis(1));
         let text = m.render(&Gauges::default());
-        assert!(text.contains(r#"techkraft_http_requests_total{method="other",route="unmatched",status="400"} 100"#), "{text}");
+        assert!(
+            text.contains(
+                r#"techkraft_http_requests_total{method="other",route="unmatched",status="400"} 100"#
+            ),
+            "{text}"
+        );
         assert!(!text.contains("X1"));
     }
 }

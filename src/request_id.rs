@@ -56,7 +56,8 @@ pub async fn assign(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = trust_incoming.then(|| req.headers().get(HEADER).and_then(accept)).flatten().unwrap_or_else(generate);
+    let id =
+        trust_incoming.then(|| req.headers().get(HEADER).and_then(accept)).flatten().unwrap_or_else(generate);
     let mut response = TASK_ID.scope(id.clone(), next.call(req)).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HeaderName::from_static(HEADER), value);
@@ -69,7 +70,9 @@ pub fn format_log(buf: &mut env_logger::fmt::Formatter, record: &log::Record) ->
     use std::io::Write;
     let time = buf.timestamp_millis();
     match current() {
-        Some(id) => writeln!(buf, "[{time} {:<5} {}] [{id}] {}", record.level(), record.target(), record.args()),
+        Some(id) => {
+            writeln!(buf, "[{time} {:<5} {}] [{id}] {}", record.level(), record.target(), record.args())
+        }
         None => writeln!(buf, "[{time} {:<5} {}] {}", record.level(), record.target(), record.args()),
     }
 }

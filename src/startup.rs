@@ -5,13 +5,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_cors::Cors;
-use actix_web::body::MessageBody;
-use actix_web::cookie::Key;
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
-use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
-use actix_web::{App, HttpServer, web};
 use crate::booking::Shop;
 use crate::db::{self, DbError};
 use crate::error::AppError;
@@ -21,6 +14,13 @@ use crate::rate_limit::{Limits, RateLimiter};
 use crate::request_id;
 use crate::routes::{self, AppState};
 use crate::settings::Settings;
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::cookie::Key;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
+use actix_web::{App, HttpServer, web};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -27,7 +27,11 @@ pub struct Dashboard {
 
 impl Dashboard {
     pub fn tier_name(&self, id: &str) -> String {
-        self.figures.iter().find(|f| f.tier.id == id).map(|f| f.tier.name.clone()).unwrap_or_else(|| id.to_owned())
+        self.figures
+            .iter()
+            .find(|f| f.tier.id == id)
+            .map(|f| f.tier.name.clone())
+            .unwrap_or_else(|| id.to_owned())
     }
 }
 

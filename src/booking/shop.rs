@@ -36,7 +36,12 @@ pub struct PoolState {
 const REPLAY_WAIT: Duration = Duration::from_secs(15);
 
 impl Shop {
-    pub fn new(pool: DbPool, gateway: Arc<dyn PaymentGateway>, hold_ttl: Duration, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        pool: DbPool,
+        gateway: Arc<dyn PaymentGateway>,
+        hold_ttl: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self { pool, gateway, hold_ttl, metrics }
     }
 
@@ -110,7 +115,11 @@ impl Shop {
             Ok(charge) => match self.settle_paid(&held, &charge.transaction_id).await? {
                 Settlement::Confirmed => {
                     log::info!("{}: confirmed ({})", held.reference, charge.transaction_id);
-                    Ok(Booking { status: BookingStatus::Confirmed, transaction_id: Some(charge.transaction_id), ..held })
+                    Ok(Booking {
+                        status: BookingStatus::Confirmed,
+                        transaction_id: Some(charge.transaction_id),
+                        ..held
+                    })
                 }
                 Settlement::Refunded => {
                     log::warn!("{}: paid after the seats were gone; refunding", held.reference);
@@ -138,7 +147,11 @@ impl Shop {
             match self.with_conn(move |c| steps::confirm(c, &booking, &txn, now_millis())).await {
                 Ok(settlement) => return Ok(settlement),
                 Err(e) if e.is_transient() && Instant::now() < deadline => {
-                    log::warn!("{}: confirming failed, retrying: {}", held.reference, crate::db::error::chain(&e));
+                    log::warn!(
+                        "{}: confirming failed, retrying: {}",
+                        held.reference,
+                        crate::db::error::chain(&e)
+                    );
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
@@ -190,7 +203,12 @@ impl Shop {
     pub async fn sweep_now(&self) -> Result<usize, DbError> {
         let expired = self.with_conn(|c| steps::sweep(c, now_millis())).await?;
         for hold in &expired {
-            log::info!("{}: hold expired, {} seat(s) of {} returned", hold.reference, hold.quantity, hold.tier_id);
+            log::info!(
+                "{}: hold expired, {} seat(s) of {} returned",
+                hold.reference,
+                hold.quantity,
+                hold.tier_id
+            );
         }
         self.metrics.record_expired_holds(expired.len());
         Ok(expired.len())
@@ -239,15 +257,22 @@ impl Shop {
     }
 
     /// Sets a tier's available seats (see [`admin::set_available`]).
-    pub async fn set_available(&self, tier_id: String, target: i32, actor: String) -> Result<AuditEntry, AdminError> {
-        let entry = self.with_conn(move |c| admin::set_available(c, &tier_id, target, &actor, now_millis())).await?;
+    pub async fn set_available(
+        &self,
+        tier_id: String,
+        target: i32,
+        actor: String,
+    ) -> Result<AuditEntry, AdminError> {
+        let entry =
+            self.with_conn(move |c| admin::set_available(c, &tier_id, target, &actor, now_millis())).await?;
         log::info!("{} {}: {} -> {}", entry.actor, entry.action, entry.before, entry.after);
         Ok(entry)
     }
 
     /// Resets one tier or all (see [`admin::reset`]).
     pub async fn reset(&self, tier_id: Option<String>, actor: String) -> Result<Vec<AuditEntry>, AdminError> {
-        let entries = self.with_conn(move |c| admin::reset(c, tier_id.as_deref(), &actor, now_millis())).await?;
+        let entries =
+            self.with_conn(move |c| admin::reset(c, tier_id.as_deref(), &actor, now_millis())).await?;
         for entry in &entries {
             log::info!("{} {}: {} -> {}", entry.actor, entry.action, entry.before, entry.after);
         }

@@ -43,10 +43,9 @@ pub fn reserve(
                 // A repeated key can meet a tier that has sold out since: still a replay.
                 match earlier_attempt(conn, request)? {
                     Some(earlier) => Ok(Reservation::Replay(earlier)),
-                    None => Err(BookingError::NotEnoughSeats {
-                        requested: request.quantity.as_i32(),
-                        available,
-                    }),
+                    None => {
+                        Err(BookingError::NotEnoughSeats { requested: request.quantity.as_i32(), available })
+                    }
                 }
             }
             Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
@@ -59,7 +58,10 @@ pub fn reserve(
     Err(BookingError::NoFreeReference)
 }
 
-fn earlier_attempt(conn: &mut DbConnection, request: &BookingRequest) -> Result<Option<Booking>, BookingError> {
+fn earlier_attempt(
+    conn: &mut DbConnection,
+    request: &BookingRequest,
+) -> Result<Option<Booking>, BookingError> {
     match &request.idempotency_key {
         Some(key) => Ok(Booking::by_idempotency_key(conn, key.as_str())?),
         None => Ok(None),
@@ -127,7 +129,11 @@ pub fn confirm(
             return Err(DieselError::RollbackTransaction.into());
         }
         Booking::record_payment(c, &booking.id, Some(transaction_id), None)?;
-        log::info!("{}: paid after its hold ended ({:?}); seats taken again", booking.reference, current.status);
+        log::info!(
+            "{}: paid after its hold ended ({:?}); seats taken again",
+            booking.reference,
+            current.status
+        );
         Ok(true)
     });
     match retaken {

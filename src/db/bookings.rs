@@ -96,11 +96,9 @@ impl Booking {
     /// Voids the tier's held and confirmed bookings; returns how many. The caller holds the
     /// tier's row lock (lock order: tier, then bookings).
     pub fn void_active(conn: &mut DbConnection, tier_id: &str, now: i64) -> QueryResult<usize> {
-        diesel::update(
-            bookings::table.filter(bookings::tier_id.eq(tier_id)).filter(
-                bookings::status.eq_any([BookingStatus::Held.as_str(), BookingStatus::Confirmed.as_str()]),
-            ),
-        )
+        diesel::update(bookings::table.filter(bookings::tier_id.eq(tier_id)).filter(
+            bookings::status.eq_any([BookingStatus::Held.as_str(), BookingStatus::Confirmed.as_str()]),
+        ))
         .set((bookings::status.eq(BookingStatus::Voided.as_str()), bookings::updated_at.eq(now)))
         .execute(conn)
     }
@@ -115,7 +113,9 @@ impl Booking {
     }
 
     /// Seats per (tier, status), for the conservation check and the admin figures.
-    pub fn seats_by_tier_and_status(conn: &mut DbConnection) -> QueryResult<Vec<(String, BookingStatus, i64)>> {
+    pub fn seats_by_tier_and_status(
+        conn: &mut DbConnection,
+    ) -> QueryResult<Vec<(String, BookingStatus, i64)>> {
         let rows: Vec<(String, String, Option<i64>)> = bookings::table
             .group_by((bookings::tier_id, bookings::status))
             .select((bookings::tier_id, bookings::status, diesel::dsl::sum(bookings::quantity)))

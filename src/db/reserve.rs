@@ -16,7 +16,9 @@ pub enum Reserved {
     /// The idempotency key is already on a booking: this one. Nothing was changed.
     KeyExists(Booking),
     /// Fewer seats than asked are left. Nothing was changed.
-    NotEnough { available: i32 },
+    NotEnough {
+        available: i32,
+    },
     UnknownTier,
 }
 

@@ -9,8 +9,8 @@ use askama::Template;
 use super::pages::{BasicPage, IndexPage, forms_for};
 use super::{AppState, html, is_htmx, read_form};
 use crate::booking::{
-    BookingError, BookingRequest, BookingStatus, Buyer, CustomerName, Email, IdempotencyKey, InvalidInput, Quantity,
-    TierId,
+    BookingError, BookingRequest, BookingStatus, Buyer, CustomerName, Email, IdempotencyKey, InvalidInput,
+    Quantity, TierId,
 };
 use crate::error::AppError;
 use crate::metrics::BookingOutcome;

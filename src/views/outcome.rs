@@ -29,9 +29,13 @@ fn declined(reason: &str) -> String {
 /// What a replay of an unsettled earlier attempt says.
 pub fn unsettled(reference: &str, status: BookingStatus) -> String {
     match status {
-        BookingStatus::Held => format!("Booking {reference} is still being processed. Check its page in a moment."),
+        BookingStatus::Held => {
+            format!("Booking {reference} is still being processed. Check its page in a moment.")
+        }
         BookingStatus::Voided => format!("Booking {reference} was cancelled by the box office."),
-        _ => format!("Booking {reference} expired before its payment completed. Nothing was charged; please book again."),
+        _ => format!(
+            "Booking {reference} expired before its payment completed. Nothing was charged; please book again."
+        ),
     }
 }
 

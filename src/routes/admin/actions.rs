@@ -45,12 +45,18 @@ fn confirm_page(
 async fn refused(state: &AppState, session: &AdminSession, e: AdminError) -> Result<HttpResponse, AppError> {
     match e {
         AdminError::Storage(db) => Err(db.into()),
-        other => dashboard::render(state, session, StatusCode::UNPROCESSABLE_ENTITY, Some(other.to_string())).await,
+        other => {
+            dashboard::render(state, session, StatusCode::UNPROCESSABLE_ENTITY, Some(other.to_string())).await
+        }
     }
 }
 
 /// The session's form, read only after the session was found, with its CSRF token checked.
-async fn checked_form(session: &AdminSession, req: &HttpRequest, payload: web::Payload) -> Result<FormFields, AppError> {
+async fn checked_form(
+    session: &AdminSession,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<FormFields, AppError> {
     let form = FormFields::read(req, payload).await?;
     session.check_csrf(req, form.get("csrf_token"))?;
     Ok(form)

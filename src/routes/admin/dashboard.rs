@@ -45,7 +45,10 @@ pub async fn render(
 }
 
 #[get("/admin")]
-pub async fn index(session: Option<AdminSession>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn index(
+    session: Option<AdminSession>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     match session {
         Some(session) => render(&state, &session, StatusCode::OK, None).await,
         None => Ok(see_other("/admin/login")),

@@ -9,10 +9,10 @@
 
 mod actions;
 mod dashboard;
-mod sign_in;
 mod session;
+mod sign_in;
 
 pub use actions::{reset, set_available};
 pub use dashboard::index;
-pub use sign_in::{login, login_form, logout};
 pub use session::AdminSession;
+pub use sign_in::{login, login_form, logout};

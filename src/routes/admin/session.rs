@@ -97,7 +97,8 @@ pub fn signed_cookie(
 }
 
 pub fn expired_cookie(name: &'static str) -> Cookie<'static> {
-    let mut cookie = Cookie::build(name, "").path("/admin").http_only(true).same_site(SameSite::Strict).finish();
+    let mut cookie =
+        Cookie::build(name, "").path("/admin").http_only(true).same_site(SameSite::Strict).finish();
     cookie.make_removal();
     cookie
 }

@@ -8,8 +8,8 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::session::{
-    AdminSession, SESSION_COOKIE, SESSION_MILLIS, SIGN_IN_COOKIE, constant_time_eq, expired_cookie, signed_cookie,
-    signed_value,
+    AdminSession, SESSION_COOKIE, SESSION_MILLIS, SIGN_IN_COOKIE, constant_time_eq, expired_cookie,
+    signed_cookie, signed_value,
 };
 use crate::clock::now_millis;
 use crate::error::AppError;
@@ -67,7 +67,12 @@ pub async fn login(
     // The password is compared as typed (not trimmed).
     if !constant_time_eq(form.raw("password").as_bytes(), state.settings.admin_password.expose().as_bytes()) {
         log::warn!("failed admin sign-in from {from}");
-        return login_page(&req, &state, StatusCode::UNAUTHORIZED, Some("That password is not right.".into()));
+        return login_page(
+            &req,
+            &state,
+            StatusCode::UNAUTHORIZED,
+            Some("That password is not right.".into()),
+        );
     }
     let session = AdminSession { csrf: random_token(32), issued_at: now_millis() };
     log::info!("admin signed in from {from}");

@@ -2,12 +2,10 @@
 //! cuts): pages and the API answer 503 within about a second, `/readyz` says so, nothing is
 //! booked, and service resumes by itself when the database is back.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Backend, TcpProxy, form, fresh_database, pg_socket, pool_for, spawn_app_on};
-use techkraft_tickets::db::models::{Booking, Tier};
+use crate::common::{Backend, TcpProxy, form, fresh_database, pg_socket, pool_for, spawn_app_on};
+use techkraft_tickets::booking::{Booking, Tier};
 
 #[actix_rt::test]
 async fn a_database_outage_is_a_quick_503_and_service_resumes_by_itself() {

@@ -3,14 +3,12 @@
 //! arrives: never a 5xx, the server keeps answering, and seats move only through bookings
 //! that succeeded.
 
-mod common;
-
-use common::{Backend, spawn_app};
+use crate::common::{Backend, spawn_app};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
-use techkraft_tickets::db::models::{BookingStatus, Tier};
+use techkraft_tickets::booking::{BookingStatus, Tier};
 
 const CASES: usize = 400;
 
@@ -168,7 +166,7 @@ async fn random_requests_never_break_the_server_or_the_seat_counts(backend: Back
     }
     assert_eq!(app.get("/healthz").await.status, 200, "still alive");
     let bookings = app.bookings();
-    let confirmed: Vec<_> = bookings.iter().filter(|b| b.status() == BookingStatus::Confirmed).collect();
+    let confirmed: Vec<_> = bookings.iter().filter(|b| b.status == BookingStatus::Confirmed).collect();
     assert_eq!(confirmed.len(), successes, "every success is one confirmed booking, and nothing else is");
     assert_eq!(app.count_with_status(BookingStatus::Held), 0);
     for tier in Tier::all(&mut app.conn()).unwrap() {

@@ -1,14 +1,12 @@
 //! The on-sale rush and its faults, on PostgreSQL with several server processes: the promise
 //! of SPEC §5 and §10 under load, under a SIGKILL, a database restart and pool exhaustion.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::rush::{report, rush, start_servers, vip_accounts, wait_until_settled};
-use common::{Backend, ThrowawayPg, form, fresh_database, pool_for, spawn_app, spawn_app_on};
+use crate::common::rush::{report, rush, start_servers, vip_accounts, wait_until_settled};
+use crate::common::{Backend, ThrowawayPg, form, fresh_database, pool_for, spawn_app, spawn_app_on};
 use futures_util::future::join_all;
-use techkraft_tickets::db::models::BookingStatus;
+use techkraft_tickets::booking::BookingStatus;
 
 const BUYERS: usize = 500;
 
@@ -66,8 +64,10 @@ async fn killing_a_server_in_the_middle_of_a_rush_loses_no_seats() {
         assert!(matches!(o.status, Some(303 | 402 | 409)), "survivors answer every buyer: {o:?}");
     }
     // A replacement starts; its sweeper (and the survivors') return the dead server's holds.
-    servers
-        .push(common::ServerProcess::start(&database_url, &[("HOLD_TTL_SECS", "2"), ("RUST_LOG", "info")]));
+    servers.push(crate::common::ServerProcess::start(
+        &database_url,
+        &[("HOLD_TTL_SECS", "2"), ("RUST_LOG", "info")],
+    ));
     wait_until_settled(&pool, Duration::from_secs(20)).await;
     let (confirmed, vip) = vip_accounts(&pool);
     assert!(vip.available >= 0);
@@ -84,12 +84,12 @@ impl HeldOn for techkraft_tickets::db::models::Booking {
         Self::recent(&mut pool.get().unwrap(), 1_000_000)
             .unwrap()
             .iter()
-            .filter(|b| b.status() == BookingStatus::Held)
+            .filter(|b| b.status == BookingStatus::Held)
             .count()
     }
 }
 
-use techkraft_tickets::db::models::Booking;
+use techkraft_tickets::booking::Booking;
 
 #[actix_rt::test]
 async fn stopping_postgres_during_traffic_gives_quick_503s_and_then_recovers() {

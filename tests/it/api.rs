@@ -1,14 +1,12 @@
 //! The JSON API, compatible with the original TechKraft backend, over HTTP on both backends:
 //! shapes, every listed error, idempotency, CORS and rate limits.
 
-mod common;
-
 use std::sync::atomic::Ordering;
 
-use common::{Answer, Backend, TestApp, spawn_app};
+use crate::common::{Answer, Backend, TestApp, spawn_app};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use techkraft_tickets::db::models::BookingStatus;
+use techkraft_tickets::booking::BookingStatus;
 
 fn json_of(answer: &Answer) -> Value {
     serde_json::from_str(&answer.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", answer.body))
@@ -57,7 +55,7 @@ async fn a_booking_answers_201_with_the_original_fields(backend: Backend) {
 
     let stored = &app.bookings()[0];
     assert_eq!(stored.user_id.as_deref(), Some("user-abc"));
-    assert_eq!(stored.status(), BookingStatus::Confirmed);
+    assert_eq!(stored.status, BookingStatus::Confirmed);
     assert_eq!(app.tier("vip").available, 98);
 
     let reference = booking["reference"].as_str().unwrap();
@@ -285,15 +283,19 @@ async fn booking_posts_are_rate_limited_per_client_and_reads_are_not(backend: Ba
     for _ in 0..2 {
         assert_eq!(app.api_book(&body, &[]).await.status, 201);
     }
-    assert_eq!(app.book(&common::form("general", "1")).await.status, 303, "the form shares the budget");
+    assert_eq!(
+        app.book(&crate::common::form("general", "1")).await.status,
+        303,
+        "the form shares the budget"
+    );
     let limited = app.api_book(&body, &[]).await;
     assert_eq!(limited.status, 429);
     assert_eq!(json_of(&limited)["error"], json!("Too many requests"));
     assert!(limited.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
-    let form_limited = app.book(&common::form("general", "1")).await;
+    let form_limited = app.book(&crate::common::form("general", "1")).await;
     assert_eq!(form_limited.status, 429);
     assert!(form_limited.header("retry-after").is_some());
-    let in_place = app.book_htmx(&common::form("general", "1")).await;
+    let in_place = app.book_htmx(&crate::common::form("general", "1")).await;
     assert_eq!(in_place.status, 429);
     assert!(in_place.header("retry-after").is_some(), "htmx answers keep Retry-After");
     assert!(in_place.body.contains("Please wait") && !in_place.body.contains("<html"), "{}", in_place.body);

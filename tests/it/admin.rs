@@ -1,14 +1,12 @@
 //! The admin console over HTTP on both backends: sign-in, CSRF, seat counts racing bookings,
 //! resets, the audit log; plus metrics, security headers and graceful shutdown.
 
-mod common;
-
-use common::{
+use crate::common::{
     Backend, ServerProcess, form, fresh_database, pool_for, set_cookies, spawn_app, until_a_booking_is_held,
 };
 use futures_util::future::join_all;
 use rand::Rng;
-use techkraft_tickets::db::models::{AuditEntry, Booking, BookingStatus, Tier};
+use techkraft_tickets::booking::{AuditEntry, Booking, BookingStatus, Tier};
 
 async fn every_admin_route_requires_sign_in(backend: Backend) {
     let app = spawn_app(backend, &[]).await;
@@ -238,9 +236,9 @@ async fn reset_voids_bookings_and_restores_every_seat(backend: Backend) {
     let vip = app.tier("vip");
     assert_eq!((vip.available, vip.withheld), (100, 0));
     let bookings = app.bookings();
-    assert!(bookings.iter().filter(|b| b.tier_id == "vip").all(|b| b.status() == BookingStatus::Voided));
+    assert!(bookings.iter().filter(|b| b.tier_id == "vip").all(|b| b.status == BookingStatus::Voided));
     assert!(
-        bookings.iter().filter(|b| b.tier_id == "front-row").all(|b| b.status() == BookingStatus::Confirmed)
+        bookings.iter().filter(|b| b.tier_id == "front-row").all(|b| b.status == BookingStatus::Confirmed)
     );
     app.assert_conservation();
 
@@ -251,7 +249,7 @@ async fn reset_voids_bookings_and_restores_every_seat(backend: Backend) {
     for t in Tier::all(&mut app.conn()).unwrap() {
         assert_eq!((t.available, t.withheld), (t.capacity, 0), "{}", t.id);
     }
-    assert!(app.bookings().iter().all(|b| b.status() == BookingStatus::Voided));
+    assert!(app.bookings().iter().all(|b| b.status == BookingStatus::Voided));
     let audit = AuditEntry::recent(&mut app.conn(), 10).unwrap();
     assert_eq!(audit.iter().filter(|a| a.action == "reset tier").count(), 4, "VIP, then each of the three");
     assert!(
@@ -273,8 +271,9 @@ async fn metrics_expose_the_named_series_and_move_after_a_booking(backend: Backe
         "techkraft_bookings_total{outcome=\"confirmed\"} 0",
         "techkraft_bookings_total{outcome=\"sold_out\"} 0",
         "techkraft_bookings_total{outcome=\"payment_failed\"} 0",
-        "techkraft_bookings_total{outcome=\"expired\"} 0",
+        "techkraft_bookings_total{outcome=\"replayed\"} 0",
         "techkraft_bookings_total{outcome=\"invalid\"} 0",
+        "techkraft_holds_expired_total 0",
         "techkraft_payment_duration_seconds_count 0",
         "techkraft_seats_available{tier=\"vip\"} 100",
         "techkraft_db_pool_connections{state=\"in_use\"}",
@@ -295,6 +294,42 @@ async fn metrics_expose_the_named_series_and_move_after_a_booking(backend: Backe
     ] {
         assert!(after.body.contains(series), "metrics lack {series:?}:\n{}", after.body);
     }
+}
+
+/// One outcome per attempt: a scripted session and the exact counts it must leave.
+async fn booking_metrics_count_each_attempt_once_by_what_happened(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
+    let first = form("vip", "2");
+    assert_eq!(app.book(&first).await.status, 303); // confirmed
+    assert_eq!(app.book(&first).await.status, 303); // replayed (same key)
+    assert_eq!(app.book(&form("vip", "0")).await.status, 422); // invalid form field
+    let bad_json = app.post_raw("/api/bookings", "application/json", "{", &[]).await;
+    assert_eq!(bad_json.status, 422); // invalid API body
+    let unknown = app
+        .post_raw(
+            "/api/bookings",
+            "application/json",
+            r#"{"ticketTypeId":"nope","quantity":1,"userId":"u"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(unknown.status, 404); // invalid: no such tier
+    app.set_available("front-row", 0);
+    assert_eq!(app.book(&form("front-row", "1")).await.status, 409); // sold out
+    let text = app.get("/metrics").await.body;
+    for (outcome, n) in [
+        ("confirmed", 1),
+        ("replayed", 1),
+        ("invalid", 3),
+        ("sold_out", 1),
+        ("payment_failed", 0),
+        ("refunded", 0),
+        ("error", 0),
+    ] {
+        let series = format!("techkraft_bookings_total{{outcome=\"{outcome}\"}} {n}\n");
+        assert!(text.contains(&series), "expected {series:?} in:\n{text}");
+    }
+    assert!(text.contains("techkraft_payment_duration_seconds_count 1\n"), "one charge only:\n{text}");
 }
 
 async fn every_kind_of_response_carries_the_security_headers(backend: Backend) {
@@ -341,7 +376,7 @@ async fn sigterm_lets_a_booking_in_flight_finish_then_exits_cleanly(backend: Bac
     let exit = server.child.wait().expect("wait");
     assert!(exit.success(), "exit status {exit:?}; log:\n{}", server.log_text());
     let bookings = Booking::recent(&mut pool.get().unwrap(), 10).unwrap();
-    assert_eq!(bookings[0].status(), BookingStatus::Confirmed);
+    assert_eq!(bookings[0].status, BookingStatus::Confirmed);
     assert_eq!(Tier::find(&mut pool.get().unwrap(), "vip").unwrap().unwrap().available, 98);
 }
 
@@ -357,18 +392,19 @@ async fn without_admin_password_one_is_generated_and_logged_once_at_warn() {
     assert!(password.len() >= 16);
     assert_eq!(log.matches(password).count(), 1, "the password appears once in the log");
 
-    let app = common::TestApp {
+    let app = crate::common::TestApp {
         address: server.address.clone(),
-        database_url: database_url.clone(),
         pool: pool_for(&database_url),
-        gateway: std::sync::Arc::new(common::CountingGateway::default()),
-        client: common::client(),
+        gateway: std::sync::Arc::new(crate::common::CountingGateway::default()),
+        client: crate::common::client(),
+        database: None,
     };
     assert_eq!(app.try_sign_in(password).await.status, 303);
     assert_eq!(app.try_sign_in("correct horse battery staple").await.status, 401);
 }
 
 both_backends!(
+    booking_metrics_count_each_attempt_once_by_what_happened,
     every_admin_route_requires_sign_in,
     the_right_password_signs_in_with_a_safe_cookie_and_the_wrong_one_does_not,
     failed_sign_ins_are_rate_limited,

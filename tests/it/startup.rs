@@ -1,10 +1,10 @@
 //! Start-up: bad settings stop the server with one clear line, and a fresh start creates the
 //! SQLite file, its tables and the tiers by itself.
 
-mod common;
+use std::time::Duration;
 
-use common::{Backend, ServerProcess, fresh_database, pool_for};
-use techkraft_tickets::db::models::Tier;
+use crate::common::{Backend, ServerProcess, client, eventually, form, fresh_database, pool_for};
+use techkraft_tickets::booking::Tier;
 
 fn start_with(envs: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_techkraft-tickets"));
@@ -65,4 +65,43 @@ async fn a_first_start_creates_the_database_and_seeds_the_tiers_once() {
             ("general".to_owned(), 1_000, 1000)
         ]
     );
+}
+
+#[actix_rt::test]
+async fn every_log_line_about_a_booking_carries_its_request_id() {
+    let database = fresh_database(Backend::Sqlite);
+    let server = ServerProcess::start(&database, &[]);
+    let body = serde_urlencoded::to_string(form("vip", "1")).unwrap();
+    let response = client()
+        .post(format!("{}/bookings", server.address))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        // Not trusted without TRUST_FORWARDED_FOR: the server makes its own.
+        .insert_header(("X-Request-Id", "chosen-by-client"))
+        .send_body(body)
+        .await
+        .expect("POST");
+    assert_eq!(response.status().as_u16(), 303);
+    let id = response.headers().get("x-request-id").expect("an id").to_str().unwrap().to_owned();
+    assert_ne!(id, "chosen-by-client");
+    let reference =
+        response.headers().get("location").unwrap().to_str().unwrap().trim_start_matches("/bookings/");
+    let reference = reference.to_owned();
+    eventually("the confirmation to be logged", Duration::from_secs(5), || {
+        server.log_text().contains(&format!("{reference}: confirmed"))
+    })
+    .await;
+    let log = server.log_text();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(&reference)).collect();
+    assert!(lines.len() >= 2, "held and confirmed are logged: {lines:?}");
+    for line in &lines {
+        assert!(line.contains(&format!("[{id}]")), "{line:?} lacks the request id {id}");
+    }
+    // A proxy we trust may name the request itself.
+    let trusted = ServerProcess::start(&database, &[("TRUST_FORWARDED_FOR", "true")]);
+    let answer = client()
+        .get(format!("{}/healthz", trusted.address))
+        .insert_header(("X-Request-Id", "lb-42"))
+        .send()
+        .await;
+    assert_eq!(answer.expect("GET").headers().get("x-request-id").unwrap(), "lb-42");
 }

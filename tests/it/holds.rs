@@ -3,20 +3,17 @@
 //! nothing. The domain steps are driven with explicit clock values; the crash is a real
 //! SIGKILL of the server binary.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     Backend, ServerProcess, TestApp, eventually, form, fresh_database, pool_for, spawn_app,
     until_a_booking_is_held,
 };
+use techkraft_tickets::booking::steps::{Reservation, Settlement, confirm, release, reserve, sweep};
 use techkraft_tickets::booking::{
-    BookingRequest, Buyer, CustomerName, Email, Quantity, Reservation, Settlement, TierId, confirm, release,
-    reserve, sweep,
+    Booking, BookingRequest, BookingStatus, Buyer, CustomerName, Email, Quantity, Tier, TierId,
 };
 use techkraft_tickets::clock::now_millis;
-use techkraft_tickets::db::models::{Booking, BookingStatus, Tier};
 
 const TTL: Duration = Duration::from_secs(60);
 
@@ -40,7 +37,7 @@ fn hold(app: &TestApp, tier: &str, quantity: i64, now: i64) -> Booking {
 }
 
 fn status_of(app: &TestApp, booking: &Booking) -> BookingStatus {
-    Booking::by_id(&mut app.conn(), &booking.id).unwrap().unwrap().status()
+    Booking::by_id(&mut app.conn(), &booking.id).unwrap().unwrap().status
 }
 
 async fn a_hold_past_its_ttl_is_swept_back(backend: Backend) {
@@ -71,7 +68,7 @@ async fn a_payment_after_expiry_takes_the_seats_again_while_they_are_free(backen
     let settled = confirm(&mut app.conn(), &held, "txn_1_abcdefghi", now + 62_000).unwrap();
     assert_eq!(settled, Settlement::Confirmed);
     let booking = Booking::by_id(&mut app.conn(), &held.id).unwrap().unwrap();
-    assert_eq!(booking.status(), BookingStatus::Confirmed);
+    assert_eq!(booking.status, BookingStatus::Confirmed);
     assert_eq!(booking.transaction_id.as_deref(), Some("txn_1_abcdefghi"));
     assert_eq!(app.tier("front-row").available, 198);
     app.assert_conservation();
@@ -89,7 +86,7 @@ async fn a_payment_after_expiry_is_refunded_when_the_seats_are_gone(backend: Bac
     let settled = confirm(&mut app.conn(), &late, "txn_2_abcdefghi", now + 62_000).unwrap();
     assert_eq!(settled, Settlement::Refunded);
     let booking = Booking::by_id(&mut app.conn(), &late.id).unwrap().unwrap();
-    assert_eq!(booking.status(), BookingStatus::Refunded);
+    assert_eq!(booking.status, BookingStatus::Refunded);
     assert_eq!(booking.transaction_id.as_deref(), Some("txn_2_abcdefghi"), "the refund is traceable");
     assert_eq!(status_of(&app, &winner), BookingStatus::Held, "the other buyer keeps the seats");
     assert_eq!(app.tier("vip").available, 0);
@@ -115,7 +112,7 @@ async fn a_slow_payment_that_outlives_its_hold_still_ends_with_seats_or_a_refund
     let answer = app.book(&f).await;
     assert_eq!(answer.status, 303, "{}", answer.body);
     let booking = &app.bookings()[0];
-    assert_eq!(booking.status(), BookingStatus::Confirmed);
+    assert_eq!(booking.status, BookingStatus::Confirmed);
     assert!(booking.updated_at - booking.hold_expires_at > 0, "confirmed after the hold had expired");
     assert_eq!(app.tier("vip").available, 98);
     app.assert_conservation();
@@ -139,7 +136,7 @@ async fn a_crash_between_reserve_and_confirm_loses_no_seats(backend: Backend) {
     let _restarted = ServerProcess::start(&database_url, &[("HOLD_TTL_SECS", "2")]);
     let expired = || {
         let bookings = Booking::recent(&mut pool.get().unwrap(), 10).unwrap();
-        bookings.len() == 1 && bookings[0].status() == BookingStatus::Expired
+        bookings.len() == 1 && bookings[0].status == BookingStatus::Expired
     };
     eventually("the sweeper to expire the orphaned hold", Duration::from_secs(15), expired).await;
     let tier = Tier::find(&mut pool.get().unwrap(), "vip").unwrap().unwrap();

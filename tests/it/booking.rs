@@ -1,14 +1,12 @@
 //! The customer side over real HTTP, on SQLite and PostgreSQL: races for seats, payment
 //! outcomes, idempotency, bad input and the pages.
 
-mod common;
-
 use std::sync::atomic::Ordering;
 
-use common::{Backend, form, spawn_app};
+use crate::common::{Backend, form, spawn_app};
 use futures_util::future::join_all;
 use rand::Rng;
-use techkraft_tickets::db::models::BookingStatus;
+use techkraft_tickets::booking::BookingStatus;
 
 async fn fifty_buyers_for_the_last_seat_sell_it_once(backend: Backend) {
     let app = spawn_app(backend, &[("PAYMENT_DELAY_MS", "0-20")]).await;
@@ -28,7 +26,7 @@ async fn fifty_buyers_for_the_last_seat_sell_it_once(backend: Backend) {
     assert!(answers.iter().filter(|a| a.status == 409).all(|a| a.body.contains("Only 0 left")));
     assert_eq!(app.tier("vip").available, 0);
     let confirmed: Vec<_> =
-        app.bookings().into_iter().filter(|b| b.status() == BookingStatus::Confirmed).collect();
+        app.bookings().into_iter().filter(|b| b.status == BookingStatus::Confirmed).collect();
     assert_eq!(confirmed.len(), 1);
     assert_eq!(confirmed[0].quantity, 1);
     assert_eq!(app.gateway.charges.load(Ordering::SeqCst), 1, "only the winner is charged");
@@ -49,7 +47,7 @@ async fn three_hundred_buyers_never_oversell_vip(backend: Backend) {
     let confirmed_seats: i32 = app
         .bookings()
         .iter()
-        .filter(|b| b.tier_id == "vip" && b.status() == BookingStatus::Confirmed)
+        .filter(|b| b.tier_id == "vip" && b.status == BookingStatus::Confirmed)
         .map(|b| b.quantity)
         .sum();
     assert!(vip.available >= 0);
@@ -62,7 +60,7 @@ async fn three_hundred_buyers_never_oversell_vip(backend: Backend) {
     let declined_seats: i32 = app
         .bookings()
         .iter()
-        .filter(|b| b.tier_id == "vip" && b.status() == BookingStatus::PaymentFailed)
+        .filter(|b| b.tier_id == "vip" && b.status == BookingStatus::PaymentFailed)
         .map(|b| b.quantity)
         .sum();
     assert!(
@@ -88,7 +86,7 @@ async fn a_declined_payment_takes_no_seats_and_says_so(backend: Backend) {
     assert_eq!(app.tier("front-row").available, 200);
     let bookings = app.bookings();
     assert_eq!(bookings.len(), 1);
-    assert_eq!(bookings[0].status(), BookingStatus::PaymentFailed);
+    assert_eq!(bookings[0].status, BookingStatus::PaymentFailed);
     assert_eq!(bookings[0].transaction_id, None);
     app.assert_conservation();
 }

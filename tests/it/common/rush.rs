@@ -1,13 +1,13 @@
 //! The on-sale rush: several server processes on one PostgreSQL, N buyers at once posting the
-//! booking form for VIP with random quantities. Shared by the CI test (`tests/rush.rs`, small
+//! booking form for VIP with random quantities. Shared by the CI test (`tests/it/rush.rs`, small
 //! N, with faults) and the benchmark (`benches/rush.rs`, N = 5,000, prints latencies).
 
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use rand::Rng;
+use techkraft_tickets::booking::{Booking, BookingStatus, Tier};
 use techkraft_tickets::db::DbPool;
-use techkraft_tickets::db::models::{Booking, BookingStatus, Tier};
 
 use super::{ServerProcess, eventually};
 
@@ -81,7 +81,7 @@ pub async fn wait_until_settled(pool: &DbPool, timeout: Duration) {
         Booking::recent(&mut pool.get().unwrap(), 1_000_000)
             .unwrap()
             .iter()
-            .all(|b| b.status() != BookingStatus::Held)
+            .all(|b| b.status != BookingStatus::Held)
     })
     .await;
 }
@@ -92,7 +92,7 @@ pub fn vip_accounts(pool: &DbPool) -> (i32, Tier) {
     let confirmed = Booking::recent(&mut conn, 1_000_000)
         .unwrap()
         .iter()
-        .filter(|b| b.tier_id == "vip" && b.status() == BookingStatus::Confirmed)
+        .filter(|b| b.tier_id == "vip" && b.status == BookingStatus::Confirmed)
         .map(|b| b.quantity)
         .sum();
     (confirmed, Tier::find(&mut conn, "vip").unwrap().unwrap())

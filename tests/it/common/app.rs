@@ -1,0 +1,243 @@
+//! The application under test, in the test's own runtime, on a database of its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use diesel::prelude::*;
+use techkraft_tickets::booking::{Booking, BookingStatus, Tier};
+use techkraft_tickets::db::{DbConnection, DbPool, build_pool};
+use techkraft_tickets::payment::{ChargeFuture, PaymentGateway, RefundFuture, SimulatedGateway};
+use techkraft_tickets::settings::Settings;
+use techkraft_tickets::startup::Application;
+
+use super::Backend;
+use super::http::client;
+
+/// A database of one test's own; dropped (PostgreSQL) or deleted (SQLite) with this value.
+/// Dereferences to its URL.
+pub struct TestDatabase {
+    pub url: String,
+    backend: Backend,
+    name: String,
+}
+
+impl std::ops::Deref for TestDatabase {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{path}{suffix}"));
+                }
+            }
+            Backend::Postgres => {
+                // Never panic here: this may run while a failed test unwinds.
+                let Ok(base) = std::env::var("TEST_DATABASE_URL") else { return };
+                if let Ok(mut admin) = diesel::PgConnection::establish(&base) {
+                    let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+                    if let Err(e) = diesel::sql_query(drop).execute(&mut admin) {
+                        eprintln!("could not drop test database {}: {e}", self.name);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A fresh, empty database for one test; the URL to give `DATABASE_URL`.
+pub fn fresh_database(backend: Backend) -> TestDatabase {
+    let name = format!("tk_test_{}", techkraft_tickets::settings::random_token(12).to_lowercase());
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("techkraft-tests");
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let url = format!("sqlite://{}", dir.join(format!("{name}.sqlite3")).display());
+            TestDatabase { url, backend, name }
+        }
+        Backend::Postgres => {
+            let base = std::env::var("TEST_DATABASE_URL").expect(
+                "PostgreSQL tests need TEST_DATABASE_URL (a server to create test databases in); \
+                 run ./scripts/test, which starts a throwaway one",
+            );
+            let mut admin = diesel::PgConnection::establish(&base).expect("connect to TEST_DATABASE_URL");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .expect("create test database");
+            let (server, _db) = base.rsplit_once('/').expect("TEST_DATABASE_URL has a database name");
+            TestDatabase { url: format!("{server}/{name}"), backend, name }
+        }
+    }
+}
+
+/// Settings for a test: quiet, fast and deterministic unless overridden.
+pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = [
+        ("DATABASE_URL", database_url),
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("ADMIN_PASSWORD", "correct horse battery staple"),
+        ("PAYMENT_SUCCESS_RATE", "1"),
+        ("PAYMENT_DELAY_MS", "0"),
+        ("RATE_LIMIT_BOOKINGS_PER_MIN", "0"),
+        ("RATE_LIMIT_SIGNIN_PER_MIN", "0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for (k, v) in overrides {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings")
+}
+
+/// A payment gateway that counts what it is asked to do.
+pub struct CountingGateway {
+    inner: SimulatedGateway,
+    pub charges: AtomicUsize,
+    pub refunds: AtomicUsize,
+}
+
+impl Default for CountingGateway {
+    fn default() -> Self {
+        Self {
+            inner: SimulatedGateway {
+                success_rate: 1.0,
+                delay: techkraft_tickets::settings::DelayRange { min_ms: 0, max_ms: 0 },
+            },
+            charges: AtomicUsize::new(0),
+            refunds: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl PaymentGateway for CountingGateway {
+    fn charge(&self, amount_cents: i64, reference: &str) -> ChargeFuture {
+        self.charges.fetch_add(1, Ordering::SeqCst);
+        self.inner.charge(amount_cents, reference)
+    }
+
+    fn refund(&self, transaction_id: &str, amount_cents: i64) -> RefundFuture {
+        self.refunds.fetch_add(1, Ordering::SeqCst);
+        self.inner.refund(transaction_id, amount_cents)
+    }
+}
+
+/// A running application and a way to look inside its database.
+pub struct TestApp {
+    pub address: String,
+    pub pool: DbPool,
+    pub gateway: Arc<CountingGateway>,
+    pub client: awc::Client,
+    /// The database, when this app owns it (dropped last).
+    pub database: Option<TestDatabase>,
+}
+
+/// Starts the app in this test's runtime on a random port with a fresh database.
+pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp {
+    let database = fresh_database(backend);
+    let mut app = spawn_app_on(&database, overrides).await;
+    app.database = Some(database);
+    app
+}
+
+/// Starts the app on a given database URL.
+pub async fn spawn_app_on(database_url: &str, overrides: &[(&str, &str)]) -> TestApp {
+    let database_url = database_url.to_owned();
+    let settings = test_settings(&database_url, overrides);
+    let gateway = Arc::new(CountingGateway {
+        inner: SimulatedGateway {
+            success_rate: settings.payment_success_rate,
+            delay: settings.payment_delay,
+        },
+        charges: AtomicUsize::new(0),
+        refunds: AtomicUsize::new(0),
+    });
+    let pool = build_pool(&settings).expect("test pool");
+    let app = Application::build_with_gateway(settings, gateway.clone()).expect("application starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_rt::spawn(app.run_until_stopped());
+    TestApp { address, pool, gateway, client: client(), database: None }
+}
+
+impl TestApp {
+    /// A database connection for looking at (or arranging) rows.
+    pub fn conn(&self) -> r2d2::PooledConnection<diesel::r2d2::ConnectionManager<DbConnection>> {
+        self.pool.get().expect("test connection")
+    }
+
+    pub fn tier(&self, id: &str) -> Tier {
+        Tier::find(&mut self.conn(), id).expect("query").expect("tier exists")
+    }
+
+    pub fn bookings(&self) -> Vec<Booking> {
+        Booking::recent(&mut self.conn(), 100_000).expect("query")
+    }
+
+    /// Sets a tier's available seats directly, moving the difference into `withheld` so the
+    /// conservation rule holds (as the admin action does).
+    pub fn set_available(&self, tier_id: &str, available: i32) {
+        use techkraft_tickets::db::schema::ticket_tiers::dsl as t;
+        let tier = self.tier(tier_id);
+        let withheld = tier.capacity - available;
+        diesel::update(t::ticket_tiers.find(tier_id))
+            .set((t::available.eq(available), t::withheld.eq(withheld)))
+            .execute(&mut self.conn())
+            .expect("set available");
+    }
+
+    /// Asserts SPEC §5's conservation rule for every tier:
+    /// available + seats in held and confirmed bookings + withheld = capacity, available >= 0.
+    pub fn assert_conservation(&self) {
+        let bookings = self.bookings();
+        for tier in Tier::all(&mut self.conn()).expect("tiers") {
+            let occupied: i32 = bookings
+                .iter()
+                .filter(|b| b.tier_id == tier.id && b.status.occupies_seats())
+                .map(|b| b.quantity)
+                .sum();
+            assert!(tier.available >= 0, "{} has negative availability: {tier:?}", tier.id);
+            assert_eq!(
+                tier.available + occupied + tier.withheld,
+                tier.capacity,
+                "conservation broken for {}: available {} + held/confirmed {occupied} + withheld {} != capacity {}",
+                tier.id,
+                tier.available,
+                tier.withheld,
+                tier.capacity
+            );
+        }
+    }
+
+    pub fn count_with_status(&self, status: BookingStatus) -> usize {
+        self.bookings().iter().filter(|b| b.status == status).count()
+    }
+}
+
+/// A valid booking form for `tier` and `quantity` with a fresh idempotency key.
+pub fn form(tier: &str, quantity: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("tier", tier.to_owned()),
+        ("quantity", quantity.to_owned()),
+        ("name", "Ada Lovelace".to_owned()),
+        ("email", "ada@example.com".to_owned()),
+        ("idempotency_key", techkraft_tickets::settings::random_token(20)),
+    ]
+}
+
+/// Waits until `check` holds, polling; panics with `what` after `timeout`.
+pub async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,14 @@
+//! Integration tests through real HTTP against both backends, in one test binary (one link,
+//! and the harness in `common` is used as a whole, so it needs no `allow(dead_code)`).
+
+#[macro_use]
+mod common;
+
+mod admin;
+mod api;
+mod booking;
+mod holds;
+mod hostile;
+mod outage;
+mod rush;
+mod startup;
