@@ -279,3 +279,28 @@ impl Shop {
         Ok(entries)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AppError;
+    use crate::payment::SimulatedGateway;
+    use crate::settings::{DelayRange, Settings};
+
+    #[actix_rt::test]
+    async fn a_panic_in_a_database_task_is_a_bug_not_an_outage() {
+        let path = std::env::temp_dir().join(format!("tk-panic-{}.sqlite3", crate::settings::random_token(8)));
+        let url = format!("sqlite://{}", path.display());
+        let settings = Settings::from_lookup(|k| (k == "DATABASE_URL").then(|| url.clone())).expect("settings");
+        let pool = crate::db::build_pool(&settings).expect("pool");
+        let gateway = Arc::new(SimulatedGateway { success_rate: 1.0, delay: DelayRange { min_ms: 0, max_ms: 0 } });
+        let shop = Shop::new(pool, gateway, Duration::from_secs(1), Arc::default());
+        let result: Result<(), DbError> = shop.with_conn(|_| panic!("a bug")).await;
+        let error = result.expect_err("the panic is reported");
+        assert!(matches!(error, DbError::TaskPanicked(_)), "{error:?}");
+        assert!(!error.is_transient());
+        let answer = AppError::from(error);
+        assert!(matches!(answer, AppError::Internal(_)), "a 500, not a 503: {answer:?}");
+        let _ = std::fs::remove_file(&path);
+    }
+}

@@ -9,6 +9,7 @@ mod api;
 mod booking;
 mod holds;
 mod hostile;
+mod migrations;
 mod outage;
 mod rush;
 mod startup;

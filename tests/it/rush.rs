@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::common::rush::{report, rush, start_servers, vip_accounts, wait_until_settled};
 use crate::common::{Backend, ThrowawayPg, form, fresh_database, pool_for, spawn_app, spawn_app_on};
 use futures_util::future::join_all;
-use techkraft_tickets::booking::BookingStatus;
+use techkraft_tickets::booking::{Booking, BookingStatus};
 
 const BUYERS: usize = 500;
 
@@ -52,13 +52,17 @@ async fn killing_a_server_in_the_middle_of_a_rush_loses_no_seats() {
 
     let buyers = rush(&addresses, 300);
     let killer = async {
-        actix_rt::time::sleep(Duration::from_millis(250)).await;
+        // Kill once payments are in flight, so the victim dies holding seats.
+        crate::common::eventually("ten payments in flight", Duration::from_secs(20), || held_on(&pool) >= 10)
+            .await;
         servers[1].signal("KILL");
     };
     let (outcomes, ()) = futures_util::future::join(buyers, killer).await;
     println!("{}", report(&outcomes));
-    let orphaned = Booking::held_on(&pool);
+    // Every survivor's buyer has an answer, so what is still held is the dead server's.
+    let orphaned = held_on(&pool);
     println!("holds left by the killed server: {orphaned}");
+    assert!(orphaned > 0, "the kill must leave holds behind for the sweepers to return");
 
     for o in outcomes.iter().filter(|o| o.server != 1) {
         assert!(matches!(o.status, Some(303 | 402 | 409)), "survivors answer every buyer: {o:?}");
@@ -69,27 +73,21 @@ async fn killing_a_server_in_the_middle_of_a_rush_loses_no_seats() {
         &[("HOLD_TTL_SECS", "2"), ("RUST_LOG", "info")],
     ));
     wait_until_settled(&pool, Duration::from_secs(20)).await;
+    let expired = count(&pool, BookingStatus::Expired);
+    assert!(expired >= orphaned, "every orphaned hold was swept: {expired} expired of {orphaned} orphaned");
     let (confirmed, vip) = vip_accounts(&pool);
     assert!(vip.available >= 0);
     assert_eq!(confirmed + vip.available, 100, "conservation after the crash");
 }
 
-/// Counting helper for the report above.
-trait HeldOn {
-    fn held_on(pool: &techkraft_tickets::db::DbPool) -> usize;
+fn count(pool: &techkraft_tickets::db::DbPool, status: BookingStatus) -> usize {
+    let bookings = Booking::recent(&mut pool.get().unwrap(), 1_000_000).unwrap();
+    bookings.iter().filter(|b| b.status == status).count()
 }
 
-impl HeldOn for techkraft_tickets::db::models::Booking {
-    fn held_on(pool: &techkraft_tickets::db::DbPool) -> usize {
-        Self::recent(&mut pool.get().unwrap(), 1_000_000)
-            .unwrap()
-            .iter()
-            .filter(|b| b.status == BookingStatus::Held)
-            .count()
-    }
+fn held_on(pool: &techkraft_tickets::db::DbPool) -> usize {
+    count(pool, BookingStatus::Held)
 }
-
-use techkraft_tickets::booking::Booking;
 
 #[actix_rt::test]
 async fn stopping_postgres_during_traffic_gives_quick_503s_and_then_recovers() {
