@@ -289,11 +289,14 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_panic_in_a_database_task_is_a_bug_not_an_outage() {
-        let path = std::env::temp_dir().join(format!("tk-panic-{}.sqlite3", crate::settings::random_token(8)));
+        let path =
+            std::env::temp_dir().join(format!("tk-panic-{}.sqlite3", crate::settings::random_token(8)));
         let url = format!("sqlite://{}", path.display());
-        let settings = Settings::from_lookup(|k| (k == "DATABASE_URL").then(|| url.clone())).expect("settings");
+        let settings =
+            Settings::from_lookup(|k| (k == "DATABASE_URL").then(|| url.clone())).expect("settings");
         let pool = crate::db::build_pool(&settings).expect("pool");
-        let gateway = Arc::new(SimulatedGateway { success_rate: 1.0, delay: DelayRange { min_ms: 0, max_ms: 0 } });
+        let gateway =
+            Arc::new(SimulatedGateway { success_rate: 1.0, delay: DelayRange { min_ms: 0, max_ms: 0 } });
         let shop = Shop::new(pool, gateway, Duration::from_secs(1), Arc::default());
         let result: Result<(), DbError> = shop.with_conn(|_| panic!("a bug")).await;
         let error = result.expect_err("the panic is reported");

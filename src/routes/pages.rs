@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
+use askama_web::WebTemplate;
 
 use super::{AppState, html};
 use crate::booking::Reference;
@@ -12,7 +13,7 @@ use crate::routes::assets;
 use crate::views::{BookingView, FormView, TierView};
 
 /// The concert page.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "index.html")]
 pub struct IndexPage {
     pub asset_version: &'static str,
@@ -25,7 +26,7 @@ pub struct IndexPage {
 }
 
 /// The no-JavaScript page: plain forms, no scripts, no stylesheet.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "basic.html")]
 pub struct BasicPage {
     pub tiers: Vec<TierView>,
@@ -43,7 +44,7 @@ pub struct AvailabilityFragment {
 }
 
 /// The confirmation page.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "booking.html")]
 pub struct BookingPage {
     pub asset_version: &'static str,
@@ -67,27 +68,24 @@ pub fn forms_for(
 }
 
 #[get("/")]
-pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn index(state: web::Data<AppState>) -> Result<IndexPage, AppError> {
     let tiers = TierView::all(&state.shop.tiers().await?);
     let forms = forms_for(&tiers, state.settings.max_tickets_per_booking, "/bookings", None);
-    html(
-        StatusCode::OK,
-        &IndexPage {
-            asset_version: assets::version(),
-            tiers,
-            forms,
-            poll_seconds: state.settings.poll_seconds,
-            notice: None,
-            oob: false,
-        },
-    )
+    Ok(IndexPage {
+        asset_version: assets::version(),
+        tiers,
+        forms,
+        poll_seconds: state.settings.poll_seconds,
+        notice: None,
+        oob: false,
+    })
 }
 
 #[get("/basic")]
-pub async fn basic(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn basic(state: web::Data<AppState>) -> Result<BasicPage, AppError> {
     let tiers = TierView::all(&state.shop.tiers().await?);
     let forms = forms_for(&tiers, state.settings.max_tickets_per_booking, "/bookings?page=basic", None);
-    html(StatusCode::OK, &BasicPage { tiers, forms, notice: None })
+    Ok(BasicPage { tiers, forms, notice: None })
 }
 
 #[get("/availability")]
@@ -108,7 +106,7 @@ pub async fn availability(state: web::Data<AppState>) -> Result<HttpResponse, Ap
 pub async fn booking(
     state: web::Data<AppState>,
     reference: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<BookingPage, AppError> {
     let not_found =
         || AppError::NotFound("There is no booking with that reference. Check it and try again.".into());
     let reference = Reference::parse(&reference).ok_or_else(not_found)?;
@@ -119,8 +117,5 @@ pub async fn booking(
         .find(|t| t.id == booking.tier_id)
         .map(|t| t.name.as_str())
         .unwrap_or(booking.tier_id.as_str());
-    html(
-        StatusCode::OK,
-        &BookingPage { asset_version: assets::version(), booking: BookingView::new(&booking, tier_name) },
-    )
+    Ok(BookingPage { asset_version: assets::version(), booking: BookingView::new(&booking, tier_name) })
 }
