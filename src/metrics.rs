@@ -84,6 +84,8 @@ impl Histogram {
 pub struct Metrics {
     bookings: [AtomicU64; BookingOutcome::ALL.len()],
     holds_expired: AtomicU64,
+    refunds_paid: AtomicU64,
+    refunds_failed: AtomicU64,
     payment: Mutex<Histogram>,
     /// (method, route pattern, status) → latency histogram.
     http: Mutex<BTreeMap<(String, String, u16), Histogram>>,
@@ -108,6 +110,12 @@ impl Metrics {
     /// Holds the sweeper expired (their seats went back).
     pub fn record_expired_holds(&self, n: usize) {
         self.holds_expired.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// A refund the gateway paid (`true`) or failed (`false`).
+    pub fn record_refund(&self, paid: bool) {
+        let counter = if paid { &self.refunds_paid } else { &self.refunds_failed };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn observe_payment(&self, elapsed: Duration) {
@@ -165,6 +173,19 @@ impl Metrics {
         out.push_str("# HELP techkraft_holds_expired_total Seat holds the sweeper expired.\n");
         out.push_str("# TYPE techkraft_holds_expired_total counter\n");
         let _ = writeln!(out, "techkraft_holds_expired_total {}", self.holds_expired.load(Ordering::Relaxed));
+
+        out.push_str("# HELP techkraft_refunds_total Refund calls to the gateway by result.\n");
+        out.push_str("# TYPE techkraft_refunds_total counter\n");
+        let _ = writeln!(
+            out,
+            "techkraft_refunds_total{{result=\"paid\"}} {}",
+            self.refunds_paid.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "techkraft_refunds_total{{result=\"failed\"}} {}",
+            self.refunds_failed.load(Ordering::Relaxed)
+        );
 
         out.push_str("# HELP techkraft_payment_duration_seconds Time the payment gateway took.\n");
         out.push_str("# TYPE techkraft_payment_duration_seconds histogram\n");

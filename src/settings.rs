@@ -131,6 +131,10 @@ pub struct Settings {
     pub session_secret: Secret,
     pub payment_success_rate: f64,
     pub payment_delay: DelayRange,
+    /// Probability that a simulated refund fails (to exercise the retries).
+    pub payment_refund_failure_rate: f64,
+    /// Where the simulated gateway records refunds, shared by every process (simulation only).
+    pub payment_ledger: Option<std::path::PathBuf>,
     pub hold_ttl: Duration,
     pub max_tickets_per_booking: u32,
     pub poll_seconds: u32,
@@ -224,6 +228,16 @@ impl Settings {
         let payment_delay = DelayRange::parse(&get("PAYMENT_DELAY_MS").unwrap_or_else(|| "100-500".into()))
             .map_err(|fault| SettingsError { variable: "PAYMENT_DELAY_MS", fault })?;
 
+        let payment_refund_failure_rate: f64 =
+            parse("PAYMENT_REFUND_FAILURE_RATE", get("PAYMENT_REFUND_FAILURE_RATE"), 0.0)?;
+        if !(0.0..=1.0).contains(&payment_refund_failure_rate) {
+            return Err(SettingsError {
+                variable: "PAYMENT_REFUND_FAILURE_RATE",
+                fault: format!("{payment_refund_failure_rate} is outside 0..=1"),
+            });
+        }
+        let payment_ledger = get("PAYMENT_LEDGER").map(std::path::PathBuf::from);
+
         let hold_ttl_secs: u64 = parse("HOLD_TTL_SECS", get("HOLD_TTL_SECS"), 120)?;
         if !(1..=86_400).contains(&hold_ttl_secs) {
             return Err(SettingsError { variable: "HOLD_TTL_SECS", fault: "must be 1..=86400".into() });
@@ -272,6 +286,8 @@ impl Settings {
             session_secret,
             payment_success_rate,
             payment_delay,
+            payment_refund_failure_rate,
+            payment_ledger,
             hold_ttl: Duration::from_secs(hold_ttl_secs),
             max_tickets_per_booking,
             poll_seconds,
@@ -375,6 +391,7 @@ mod tests {
         for (var, value) in [
             ("PAYMENT_SUCCESS_RATE", "1.5"),
             ("PAYMENT_SUCCESS_RATE", "often"),
+            ("PAYMENT_REFUND_FAILURE_RATE", "2"),
             ("HOLD_TTL_SECS", "0"),
             ("MAX_TICKETS_PER_BOOKING", "-1"),
             ("BIND_ADDR", "localhost"),

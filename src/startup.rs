@@ -9,7 +9,7 @@ use crate::booking::Shop;
 use crate::db::{self, DbError};
 use crate::error::AppError;
 use crate::metrics::Metrics;
-use crate::payment::{PaymentGateway, SimulatedGateway};
+use crate::payment::{Ledger, PaymentGateway, SimulatedGateway};
 use crate::rate_limit::{Limits, RateLimiter};
 use crate::request_id;
 use crate::routes::{self, AppState};
@@ -46,8 +46,7 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, seeds and binds, with the simulated payment gateway.
     pub fn build(settings: Settings) -> Result<Self, StartupError> {
-        let gateway =
-            SimulatedGateway { success_rate: settings.payment_success_rate, delay: settings.payment_delay };
+        let gateway = simulated_gateway(&settings);
         Self::build_with_gateway(settings, Arc::new(gateway))
     }
 
@@ -117,9 +116,20 @@ impl Application {
     /// in the background.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = actix_web::rt::spawn(self.shop.clone().run_sweeper());
+        let refunds = actix_web::rt::spawn(self.shop.clone().run_refund_worker());
         let result = self.server.await;
         sweeper.abort();
+        refunds.abort();
         result
+    }
+}
+
+/// The simulated gateway the settings describe.
+pub fn simulated_gateway(settings: &Settings) -> SimulatedGateway {
+    SimulatedGateway {
+        refund_failure_rate: settings.payment_refund_failure_rate,
+        ledger: Arc::new(Ledger::at(settings.payment_ledger.clone())),
+        ..SimulatedGateway::new(settings.payment_success_rate, settings.payment_delay)
     }
 }
 

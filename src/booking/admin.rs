@@ -3,15 +3,18 @@
 
 use diesel::QueryResult;
 
-use crate::db::models::{AuditEntry, Booking, BookingStatus, Tier};
+use crate::db::models::{AuditEntry, Booking, BookingStatus, Refund, Tier};
 use crate::db::{DbConnection, DbError, write_transaction};
 
 /// One tier's figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TierFigures {
     pub tier: Tier,
+    /// Seats sold.
     pub confirmed: i64,
     pub held: i64,
+    /// Paid bookings (a reset refunds them), and what they paid.
+    pub paid_bookings: i64,
     pub revenue_cents: i64,
 }
 
@@ -38,17 +41,23 @@ impl Dashboard {
 /// Per-tier figures, highest price first.
 pub fn figures(conn: &mut DbConnection) -> QueryResult<Vec<TierFigures>> {
     let seats = Booking::seats_by_tier_and_status(conn)?;
+    let paid = Booking::paid_by_tier(conn)?;
     let count = |tier: &str, status: BookingStatus| {
         seats.iter().filter(|(t, s, _)| t == tier && *s == status).map(|(_, _, n)| *n).sum::<i64>()
     };
     Ok(Tier::all(conn)?
         .into_iter()
         .map(|tier| {
-            let confirmed = count(&tier.id, BookingStatus::Confirmed);
+            let (paid_bookings, revenue_cents) = paid
+                .iter()
+                .find(|(t, _, _)| *t == tier.id)
+                .map(|(_, n, cents)| (*n, *cents))
+                .unwrap_or((0, 0));
             TierFigures {
-                confirmed,
+                confirmed: count(&tier.id, BookingStatus::Confirmed),
                 held: count(&tier.id, BookingStatus::Held),
-                revenue_cents: confirmed * tier.price_cents,
+                paid_bookings,
+                revenue_cents,
                 tier,
             }
         })
@@ -70,6 +79,7 @@ pub fn totals(figures: &[TierFigures]) -> TierFigures {
         },
         confirmed: sum(&|f| f.confirmed),
         held: sum(&|f| f.held),
+        paid_bookings: sum(&|f| f.paid_bookings),
         revenue_cents: sum(&|f| f.revenue_cents),
     }
 }
@@ -161,8 +171,9 @@ pub fn set_available(
     })
 }
 
-/// Resets one tier (or all when `tier_id` is `None`): its held and confirmed bookings become
-/// `voided`, `withheld = 0`, `available = capacity`. One audit entry per tier.
+/// Resets one tier (or all when `tier_id` is `None`): its paid (confirmed) bookings become
+/// `refunded` with the refund owed recorded, its held ones `voided`; `withheld = 0`,
+/// `available = capacity`. One audit entry per tier.
 pub fn reset(
     conn: &mut DbConnection,
     tier_id: Option<&str>,
@@ -179,6 +190,17 @@ pub fn reset(
         let mut entries = Vec::new();
         for id in ids {
             let before = Tier::lock(c, &id)?.ok_or(AdminError::UnknownTier)?;
+            // Paid bookings are refunded: the refund owed is written here, with the change.
+            let mut refunded = 0;
+            let mut refunded_cents = 0;
+            for paid in Booking::confirmed_in(c, &id)? {
+                let Some(charge) = paid.transaction_id.as_deref() else { continue };
+                if Booking::transition(c, &paid.id, BookingStatus::Confirmed, BookingStatus::Refunded, now)? {
+                    Refund::owed(&paid.id, charge, paid.total_cents, now).insert(c)?;
+                    refunded += 1;
+                    refunded_cents += paid.total_cents;
+                }
+            }
             let voided = Booking::void_active(c, &id, now)?;
             Tier::restore_capacity(c, &id)?;
             let after = Tier::find(c, &id)?.ok_or(AdminError::UnknownTier)?;
@@ -188,7 +210,11 @@ pub fn reset(
                 "reset tier",
                 Some(&id),
                 describe(&before),
-                format!("{}; {voided} booking(s) voided", describe(&after)),
+                format!(
+                    "{}; {refunded} paid booking(s) refunded ({}), {voided} other booking(s) voided",
+                    describe(&after),
+                    crate::money::usd(refunded_cents)
+                ),
                 now,
             )?);
         }

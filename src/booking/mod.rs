@@ -10,6 +10,7 @@
 
 pub mod admin;
 mod error;
+mod refunds;
 mod shop;
 pub mod steps;
 pub mod types;

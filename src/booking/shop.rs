@@ -19,9 +19,11 @@ use crate::request_id;
 #[derive(Clone)]
 pub struct Shop {
     pool: DbPool,
-    gateway: Arc<dyn PaymentGateway>,
+    pub(super) gateway: Arc<dyn PaymentGateway>,
     hold_ttl: Duration,
-    metrics: Arc<Metrics>,
+    pub(super) metrics: Arc<Metrics>,
+    /// Wakes the refund worker when a refund is recorded.
+    pub(super) refunds_due: Arc<tokio::sync::Notify>,
 }
 
 /// The connection pool's state, for `/metrics`.
@@ -42,14 +44,14 @@ impl Shop {
         hold_ttl: Duration,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self { pool, gateway, hold_ttl, metrics }
+        Self { pool, gateway, hold_ttl, metrics, refunds_due: Arc::default() }
     }
 
     /// Runs `f` on a pooled connection on the blocking thread pool: Diesel is synchronous
     /// and must not stall the async executor. The request id travels along for the logs. A
     /// panic inside `f` is a bug and comes back as [`DbError::TaskPanicked`] (a 500), never
     /// as an outage.
-    async fn with_conn<T, E, F>(&self, f: F) -> Result<T, E>
+    pub(super) async fn with_conn<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -122,8 +124,9 @@ impl Shop {
                     })
                 }
                 Settlement::Refunded => {
-                    log::warn!("{}: paid after the seats were gone; refunding", held.reference);
-                    self.gateway.refund(&charge.transaction_id, held.total_cents).await;
+                    // The refund owed was recorded with the booking; the worker pays it.
+                    log::warn!("{}: paid after the seats were gone; refund recorded", held.reference);
+                    self.refunds_due.notify_one();
                     Err(BookingError::Refunded { reference: held.reference })
                 }
             },
@@ -156,12 +159,13 @@ impl Shop {
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
                 Err(e) => {
+                    // The database cannot record the refund either: pay it back now.
                     log::error!(
                         "{}: could not record payment {transaction_id}; refunding it: {}",
                         held.reference,
                         crate::db::error::chain(&e)
                     );
-                    self.gateway.refund(transaction_id, held.total_cents).await;
+                    self.refund_unrecorded(held, transaction_id).await;
                     return Err(e.into());
                 }
             }
@@ -295,8 +299,7 @@ mod tests {
         let settings =
             Settings::from_lookup(|k| (k == "DATABASE_URL").then(|| url.clone())).expect("settings");
         let pool = crate::db::build_pool(&settings).expect("pool");
-        let gateway =
-            Arc::new(SimulatedGateway { success_rate: 1.0, delay: DelayRange { min_ms: 0, max_ms: 0 } });
+        let gateway = Arc::new(SimulatedGateway::new(1.0, DelayRange { min_ms: 0, max_ms: 0 }));
         let shop = Shop::new(pool, gateway, Duration::from_secs(1), Arc::default());
         let result: Result<(), DbError> = shop.with_conn(|_| panic!("a bug")).await;
         let error = result.expect_err("the panic is reported");

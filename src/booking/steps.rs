@@ -11,7 +11,7 @@ use std::time::Duration;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::{BookingError, BookingRequest, Buyer, Reference};
-use crate::db::models::{Booking, BookingStatus, Tier};
+use crate::db::models::{Booking, BookingStatus, Refund, Tier};
 use crate::db::reserve::Reserved;
 use crate::db::{DbConnection, DbError, write_transaction};
 
@@ -146,13 +146,17 @@ pub fn confirm(
         if current.status == BookingStatus::Confirmed {
             return Ok(Settlement::Confirmed);
         }
-        Booking::transition(c, &booking.id, current.status, BookingStatus::Refunded, now)?;
+        if !Booking::transition(c, &booking.id, current.status, BookingStatus::Refunded, now)? {
+            return Err(DbError::Query(DieselError::RollbackTransaction));
+        }
         Booking::record_payment(
             c,
             &booking.id,
             Some(transaction_id),
             Some("Seat hold expired before payment completed and the seats were sold; charge refunded"),
         )?;
+        // The money goes back: owed from this commit on, paid by the refund worker.
+        Refund::owed(&booking.id, transaction_id, booking.total_cents, now).insert(c)?;
         Ok(Settlement::Refunded)
     })
 }

@@ -103,6 +103,14 @@ impl Booking {
         .execute(conn)
     }
 
+    /// The tier's confirmed bookings. The caller holds the tier's row lock.
+    pub fn confirmed_in(conn: &mut DbConnection, tier_id: &str) -> QueryResult<Vec<Booking>> {
+        bookings::table
+            .filter(bookings::tier_id.eq(tier_id).and(bookings::status.eq(BookingStatus::Confirmed.as_str())))
+            .select(Booking::as_select())
+            .load(conn)
+    }
+
     /// The most recent bookings, newest first.
     pub fn recent(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<Booking>> {
         bookings::table
@@ -110,6 +118,27 @@ impl Booking {
             .limit(limit)
             .select(Booking::as_select())
             .load(conn)
+    }
+
+    /// Paid (confirmed) bookings per tier: how many, and their total in cents.
+    pub fn paid_by_tier(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64, i64)>> {
+        // Summed here: SUM of a BIGINT is NUMERIC on PostgreSQL, a type MultiConnection lacks.
+        // A tier has at most `capacity` paid bookings, so the rows are few.
+        let rows: Vec<(String, i64)> = bookings::table
+            .filter(bookings::status.eq(BookingStatus::Confirmed.as_str()))
+            .select((bookings::tier_id, bookings::total_cents))
+            .load(conn)?;
+        let mut totals: Vec<(String, i64, i64)> = Vec::new();
+        for (tier, cents) in rows {
+            match totals.iter_mut().find(|(t, _, _)| *t == tier) {
+                Some((_, n, sum)) => {
+                    *n += 1;
+                    *sum += cents;
+                }
+                None => totals.push((tier, 1, cents)),
+            }
+        }
+        Ok(totals)
     }
 
     /// Seats per (tier, status), for the conservation check and the admin figures.

@@ -7,8 +7,10 @@ pub mod audit;
 pub mod bookings;
 pub mod error;
 pub mod models;
+pub mod refunds;
 pub mod reserve;
 pub mod schema;
+pub mod sessions;
 pub mod tiers;
 
 pub use error::DbError;

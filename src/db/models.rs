@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{audit_log, bookings, ticket_tiers};
+use super::schema::{admin_sessions, audit_log, bookings, refunds, ticket_tiers};
 
 /// A ticket tier with its seat counts.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -124,4 +124,67 @@ pub struct AuditEntry {
     pub tier_id: Option<String>,
     pub before: String,
     pub after: String,
+}
+
+/// Whether a refund has been paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefundStatus {
+    /// Recorded, not yet paid (or the gateway failed so far; `attempts` and `last_error` say).
+    Owed,
+    Done,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owed => "owed",
+            Self::Done => "done",
+        }
+    }
+}
+
+impl TryFrom<String> for RefundStatus {
+    type Error = UnknownStatus;
+
+    fn try_from(text: String) -> Result<Self, UnknownStatus> {
+        match text.as_str() {
+            "owed" => Ok(Self::Owed),
+            "done" => Ok(Self::Done),
+            _ => Err(UnknownStatus(text)),
+        }
+    }
+}
+
+impl From<RefundStatus> for String {
+    fn from(status: RefundStatus) -> String {
+        status.as_str().to_owned()
+    }
+}
+
+/// A refund owed or paid; one per booking at most.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refunds)]
+pub struct Refund {
+    pub booking_id: String,
+    pub charge_id: String,
+    pub amount_cents: i64,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: RefundStatus,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub refund_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A signed-in admin session.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = admin_sessions)]
+pub struct AdminSessionRow {
+    pub id: String,
+    pub csrf: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
 }

@@ -47,4 +47,31 @@ diesel::table! {
 }
 
 diesel::joinable!(bookings -> ticket_tiers (tier_id));
-diesel::allow_tables_to_appear_in_same_query!(ticket_tiers, bookings, audit_log);
+diesel::allow_tables_to_appear_in_same_query!(ticket_tiers, bookings, audit_log, refunds, admin_sessions);
+
+diesel::table! {
+    refunds (booking_id) {
+        booking_id -> Text,
+        charge_id -> Text,
+        amount_cents -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        refund_id -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    admin_sessions (id) {
+        id -> Text,
+        csrf -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(refunds -> bookings (booking_id));

@@ -223,7 +223,9 @@ async fn reset_voids_bookings_and_restores_every_seat(backend: Backend) {
     let ask = app.admin_post(&admin, "/admin/reset", &[("tier", "vip")]).await;
     assert_eq!(ask.status, 200);
     assert!(
-        ask.body.contains("Reset VIP?") && ask.body.contains("5 held or confirmed seat(s) will be voided"),
+        ask.body.contains("Reset VIP?")
+            && ask.body.contains("5 held or confirmed seat(s) will be freed")
+            && ask.body.contains("paid booking(s) will be refunded ($500.00)"),
         "{}",
         ask.body
     );
@@ -236,7 +238,19 @@ async fn reset_voids_bookings_and_restores_every_seat(backend: Backend) {
     let vip = app.tier("vip");
     assert_eq!((vip.available, vip.withheld), (100, 0));
     let bookings = app.bookings();
-    assert!(bookings.iter().filter(|b| b.tier_id == "vip").all(|b| b.status == BookingStatus::Voided));
+    let vip_paid: Vec<&Booking> = bookings.iter().filter(|b| b.tier_id == "vip").collect();
+    assert!(!vip_paid.is_empty());
+    assert!(
+        vip_paid.iter().all(|b| b.status == BookingStatus::Refunded),
+        "paid bookings are refunded: {vip_paid:?}"
+    );
+    // The worker pays each refund exactly once.
+    let ids: Vec<String> = vip_paid.iter().map(|b| b.id.clone()).collect();
+    crate::common::eventually("the refunds to be paid", std::time::Duration::from_secs(10), || {
+        let refunded = app.gateway.refunded();
+        ids.iter().all(|id| refunded.get(id) == Some(&1))
+    })
+    .await;
     assert!(
         bookings.iter().filter(|b| b.tier_id == "front-row").all(|b| b.status == BookingStatus::Confirmed)
     );
@@ -249,7 +263,10 @@ async fn reset_voids_bookings_and_restores_every_seat(backend: Backend) {
     for t in Tier::all(&mut app.conn()).unwrap() {
         assert_eq!((t.available, t.withheld), (t.capacity, 0), "{}", t.id);
     }
-    assert!(app.bookings().iter().all(|b| b.status == BookingStatus::Voided));
+    assert!(
+        app.bookings().iter().all(|b| b.status == BookingStatus::Refunded),
+        "every paid booking refunded"
+    );
     let audit = AuditEntry::recent(&mut app.conn(), 10).unwrap();
     assert_eq!(audit.iter().filter(|a| a.action == "reset tier").count(), 4, "VIP, then each of the three");
     assert!(

@@ -116,10 +116,14 @@ pub async fn reset(
             return refused(&state, &session, AdminError::UnknownTier).await;
         }
         let names: Vec<&str> = chosen.iter().map(|f| f.tier.name.as_str()).collect();
-        let active: i64 = chosen.iter().map(|f| f.confirmed + f.held).sum();
+        let seats: i64 = chosen.iter().map(|f| f.confirmed + f.held).sum();
+        let paid: i64 = chosen.iter().map(|f| f.paid_bookings).sum();
+        let cents: i64 = chosen.iter().map(|f| f.revenue_cents).sum();
         let question = format!(
-            "Reset {}? {active} held or confirmed seat(s) will be voided, withheld seats cleared, and every seat made available again.",
-            names.join(", ")
+            "Reset {}? {seats} held or confirmed seat(s) will be freed: {paid} paid booking(s) will be refunded ({}), \
+             held ones voided, withheld seats cleared, and every seat made available again.",
+            names.join(", "),
+            crate::money::usd(cents)
         );
         let fields = vec![("tier".into(), tier.unwrap_or_else(|| "all".into()))];
         return confirm_page(&session, question, "/admin/reset", fields, "Yes, reset");

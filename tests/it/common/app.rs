@@ -103,19 +103,30 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
 pub struct CountingGateway {
     inner: SimulatedGateway,
     pub charges: AtomicUsize,
+    /// Refund calls, failed ones included.
     pub refunds: AtomicUsize,
+    /// Successful refund answers per idempotency key (a booking): more than one means a
+    /// refund already paid was asked for again.
+    pub refunded: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+}
+
+impl CountingGateway {
+    pub fn new(inner: SimulatedGateway) -> Self {
+        Self { inner, charges: AtomicUsize::new(0), refunds: AtomicUsize::new(0), refunded: Arc::default() }
+    }
+
+    /// Bookings refunded, each with how many successful refund answers it got.
+    pub fn refunded(&self) -> HashMap<String, usize> {
+        self.refunded.lock().expect("refunds").clone()
+    }
 }
 
 impl Default for CountingGateway {
     fn default() -> Self {
-        Self {
-            inner: SimulatedGateway {
-                success_rate: 1.0,
-                delay: techkraft_tickets::settings::DelayRange { min_ms: 0, max_ms: 0 },
-            },
-            charges: AtomicUsize::new(0),
-            refunds: AtomicUsize::new(0),
-        }
+        Self::new(SimulatedGateway::new(
+            1.0,
+            techkraft_tickets::settings::DelayRange { min_ms: 0, max_ms: 0 },
+        ))
     }
 }
 
@@ -125,9 +136,17 @@ impl PaymentGateway for CountingGateway {
         self.inner.charge(amount_cents, reference)
     }
 
-    fn refund(&self, transaction_id: &str, amount_cents: i64) -> RefundFuture {
+    fn refund(&self, charge_id: &str, amount_cents: i64, idempotency_key: &str) -> RefundFuture {
         self.refunds.fetch_add(1, Ordering::SeqCst);
-        self.inner.refund(transaction_id, amount_cents)
+        let refund = self.inner.refund(charge_id, amount_cents, idempotency_key);
+        let (refunded, key) = (self.refunded.clone(), idempotency_key.to_owned());
+        Box::pin(async move {
+            let result = refund.await;
+            if result.is_ok() {
+                *refunded.lock().expect("refunds").entry(key).or_default() += 1;
+            }
+            result
+        })
     }
 }
 
@@ -153,14 +172,7 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp 
 pub async fn spawn_app_on(database_url: &str, overrides: &[(&str, &str)]) -> TestApp {
     let database_url = database_url.to_owned();
     let settings = test_settings(&database_url, overrides);
-    let gateway = Arc::new(CountingGateway {
-        inner: SimulatedGateway {
-            success_rate: settings.payment_success_rate,
-            delay: settings.payment_delay,
-        },
-        charges: AtomicUsize::new(0),
-        refunds: AtomicUsize::new(0),
-    });
+    let gateway = Arc::new(CountingGateway::new(techkraft_tickets::startup::simulated_gateway(&settings)));
     let pool = build_pool(&settings).expect("test pool");
     let app = Application::build_with_gateway(settings, gateway.clone()).expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());

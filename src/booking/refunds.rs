@@ -1,0 +1,139 @@
+//! Refunds that are never lost. Every path that ends with money taken and no seats writes the
+//! refund owed in the transaction that changes the booking (`steps::confirm`, `admin::reset`);
+//! this worker, running in every process, pays them through the gateway.
+//!
+//! The worker's shape: claim due refunds in one transaction with a lease (`next_attempt_at`
+//! pushed past the call; `FOR UPDATE SKIP LOCKED` on PostgreSQL, so processes share the work),
+//! call the gateway with no transaction open, record the result in another transaction. A
+//! crash after the call and before the record means the lease runs out and the refund is asked
+//! for again, under the same idempotency key (the booking id), which the gateway answers with
+//! the first refund: no refund is lost, none is paid twice.
+
+use std::time::Duration;
+
+use super::Shop;
+use crate::clock::now_millis;
+use crate::db::models::Refund;
+use crate::db::{DbError, write_transaction};
+
+/// How long a claimed refund is left to its worker before another may retry it.
+const LEASE: Duration = Duration::from_secs(30);
+/// Refunds claimed per round.
+const BATCH: i64 = 20;
+
+/// When to try again after `attempts` failures: 1 s, 2 s, 4 s, … at most 5 minutes.
+pub fn backoff(attempts: i32) -> Duration {
+    let exponent = attempts.clamp(1, 20) as u32 - 1;
+    Duration::from_secs(1u64 << exponent.min(9)).min(Duration::from_secs(300))
+}
+
+impl Shop {
+    /// Pays the refunds that are due; returns how many were paid.
+    pub async fn refund_due_now(&self) -> Result<usize, DbError> {
+        let claimed = self
+            .with_conn(|c| {
+                let now = now_millis();
+                write_transaction(c, |c| Refund::claim_due(c, now, now + LEASE.as_millis() as i64, BATCH))
+                    .map_err(DbError::from)
+            })
+            .await?;
+        let mut paid = 0;
+        for refund in claimed {
+            let answer =
+                self.gateway.refund(&refund.charge_id, refund.amount_cents, &refund.booking_id).await;
+            let id = refund.booking_id.clone();
+            match answer {
+                Ok(done) => {
+                    let refund_id = done.refund_id.clone();
+                    let recorded = self
+                        .with_conn(move |c| {
+                            Refund::mark_done(c, &id, &refund_id, now_millis()).map_err(DbError::from)
+                        })
+                        .await?;
+                    if recorded {
+                        paid += 1;
+                        self.metrics.record_refund(true);
+                        log::info!(
+                            "refund of booking {} paid: {} ({} cents)",
+                            refund.booking_id,
+                            done.refund_id,
+                            refund.amount_cents
+                        );
+                    }
+                }
+                Err(failed) => {
+                    self.metrics.record_refund(false);
+                    let retry_at = now_millis() + backoff(refund.attempts + 1).as_millis() as i64;
+                    log::warn!(
+                        "refund of booking {} failed (attempt {}): {failed}",
+                        refund.booking_id,
+                        refund.attempts + 1
+                    );
+                    let reason = failed.reason;
+                    self.with_conn(move |c| {
+                        Refund::mark_failed(c, &id, &reason, retry_at, now_millis()).map_err(DbError::from)
+                    })
+                    .await?;
+                }
+            }
+        }
+        Ok(paid)
+    }
+
+    /// Runs the refund worker until the process ends: every second, and at once when a
+    /// refund is recorded in this process.
+    pub async fn run_refund_worker(self) {
+        loop {
+            match self.refund_due_now().await {
+                // A full batch may mean more are due: go again at once.
+                Ok(n) if n as i64 >= BATCH => continue,
+                Ok(_) => {}
+                Err(e) => log::warn!("refund worker: {}", crate::db::error::chain(&e)),
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.refunds_due.notified()).await;
+        }
+    }
+
+    /// A charge whose booking the database could not record: nothing can be written, so it is
+    /// refunded straight away (the booking id as the key), retried for a while.
+    pub(super) async fn refund_unrecorded(&self, held: &crate::db::models::Booking, charge_id: &str) {
+        for attempt in 1..=5 {
+            match self.gateway.refund(charge_id, held.total_cents, &held.id).await {
+                Ok(done) => {
+                    log::warn!(
+                        "{}: charge {charge_id} refunded as {} (not recorded)",
+                        held.reference,
+                        done.refund_id
+                    );
+                    self.metrics.record_refund(true);
+                    return;
+                }
+                Err(e) => {
+                    self.metrics.record_refund(false);
+                    log::warn!(
+                        "{}: refunding charge {charge_id} failed (attempt {attempt}): {e}",
+                        held.reference
+                    );
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+        log::error!(
+            "{}: charge {charge_id} could not be refunded nor recorded: refund it by hand",
+            held.reference
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_to_five_minutes() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(5), Duration::from_secs(16));
+        assert_eq!(backoff(40), Duration::from_secs(300));
+    }
+}
