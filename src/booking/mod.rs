@@ -15,7 +15,7 @@ mod shop;
 pub mod steps;
 pub mod types;
 
-pub use crate::db::models::{AuditEntry, Booking, BookingStatus, Tier};
+pub use crate::db::models::{AuditEntry, Booking, BookingStatus, Refund, RefundStatus, Tier};
 pub use admin::{AdminError, Dashboard, TierFigures};
 pub use error::BookingError;
 pub use shop::{PoolState, Shop};

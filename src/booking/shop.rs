@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::admin::{self, AdminError, Dashboard, TierFigures};
 use super::steps::{self, Reservation, Settlement};
-use super::{BookingError, BookingRequest, Reference};
+use super::{BookingError, BookingRequest, Buyer, Reference};
 use crate::clock::now_millis;
-use crate::db::models::{AuditEntry, Booking, BookingStatus, Tier};
+use crate::db::models::{AuditEntry, Booking, BookingStatus, Refund, Tier};
 use crate::db::{DbConnection, DbError, DbPool};
 use crate::metrics::{BookingOutcome, Metrics};
 use crate::payment::PaymentGateway;
@@ -182,7 +182,20 @@ impl Shop {
     /// Answers a repeated key with the first attempt's outcome, waiting for it if it is
     /// still paying.
     async fn replay(&self, request: &BookingRequest, earlier: Booking) -> Result<Booking, BookingError> {
-        if earlier.tier_id != request.tier.as_str() || earlier.quantity != request.quantity.as_i32() {
+        // A key belongs to its buyer and its booking: anyone else, or another tier or quantity,
+        // is refused, and learns nothing of the first booking.
+        let same_buyer = match &request.buyer {
+            Buyer::Api { user_id } => earlier.user_id.as_deref() == Some(user_id.as_str()),
+            Buyer::Web { name, email } => {
+                earlier.user_id.is_none()
+                    && earlier.customer_name == name.as_str()
+                    && earlier.customer_email == email.as_str()
+            }
+        };
+        if !same_buyer
+            || earlier.tier_id != request.tier.as_str()
+            || earlier.quantity != request.quantity.as_i32()
+        {
             return Err(BookingError::KeyReused);
         }
         log::info!("{}: replayed for a repeated idempotency key", earlier.reference);
@@ -236,8 +249,14 @@ impl Shop {
         self.with_conn(|c| Tier::all(c).map_err(DbError::from)).await
     }
 
-    pub async fn booking(&self, reference: Reference) -> Result<Option<Booking>, DbError> {
-        self.with_conn(move |c| Booking::by_reference(c, reference.as_str()).map_err(DbError::from)).await
+    /// A booking by its reference, with its refund if one is owed or paid.
+    pub async fn booking(&self, reference: Reference) -> Result<Option<(Booking, Option<Refund>)>, DbError> {
+        self.with_conn(move |c| {
+            let Some(booking) = Booking::by_reference(c, reference.as_str())? else { return Ok(None) };
+            let refund = Refund::for_booking(c, &booking.id)?;
+            Ok(Some((booking, refund)))
+        })
+        .await
     }
 
     /// Asks the database to answer (readiness).

@@ -94,7 +94,8 @@ fn booking_json(b: &Booking) -> Value {
         "id": b.id,
         "reference": b.reference,
         "ticketTypeId": b.tier_id,
-        "userId": b.user_id.clone().unwrap_or_else(|| b.customer_name.clone()),
+        // Web bookings have no userId (the buyer's name is not an id, and not the API's to show).
+        "userId": b.user_id,
         "quantity": b.quantity,
         "status": b.status.as_str(),
         "createdAt": iso_millis(b.created_at),
@@ -234,13 +235,24 @@ pub async fn show_booking(
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "Booking not found");
     let reference = Reference::parse(&reference).ok_or_else(not_found)?;
-    let b = state.shop.booking(reference).await.map_err(AppError::from)?.ok_or_else(not_found)?;
+    let (b, refund) = state.shop.booking(reference).await.map_err(AppError::from)?.ok_or_else(not_found)?;
     let mut body = booking_json(&b);
     if let Value::Object(fields) = &mut body {
         fields.insert("unitPrice".into(), Value::Number(whole_dollars(b.unit_price_cents)));
         fields.insert("total".into(), Value::Number(whole_dollars(b.total_cents)));
         fields.insert("currency".into(), json!("USD"));
         fields.insert("transactionId".into(), json!(b.transaction_id));
+        if let Some(r) = refund {
+            fields.insert(
+                "refund".into(),
+                json!({
+                    "transactionId": r.refund_id,
+                    "amount": whole_dollars(r.amount_cents),
+                    "currency": "USD",
+                    "status": r.status.as_str(),
+                }),
+            );
+        }
     }
     Ok(HttpResponse::Ok().json(body))
 }

@@ -110,12 +110,15 @@ pub async fn booking(
     let not_found =
         || AppError::NotFound("There is no booking with that reference. Check it and try again.".into());
     let reference = Reference::parse(&reference).ok_or_else(not_found)?;
-    let booking = state.shop.booking(reference).await?.ok_or_else(not_found)?;
+    let (booking, refund) = state.shop.booking(reference).await?.ok_or_else(not_found)?;
     let tiers = state.shop.tiers().await?;
     let tier_name = tiers
         .iter()
         .find(|t| t.id == booking.tier_id)
         .map(|t| t.name.as_str())
         .unwrap_or(booking.tier_id.as_str());
-    Ok(BookingPage { asset_version: assets::version(), booking: BookingView::new(&booking, tier_name) })
+    Ok(BookingPage {
+        asset_version: assets::version(),
+        booking: BookingView::new(&booking, tier_name).with_refund(refund.as_ref()),
+    })
 }

@@ -5,7 +5,7 @@
 pub mod admin;
 pub mod outcome;
 
-use crate::booking::{Booking, BookingStatus, IdempotencyKey, Tier};
+use crate::booking::{Booking, BookingStatus, IdempotencyKey, Refund, RefundStatus, Tier};
 use crate::clock::format_millis;
 use crate::money::{count, usd};
 
@@ -114,6 +114,8 @@ pub struct BookingView {
     pub created_at: String,
     /// A sentence for bookings that did not end confirmed.
     pub explanation: Option<String>,
+    /// Where the money went back, for a refunded booking.
+    pub refund: Option<String>,
 }
 
 impl BookingView {
@@ -132,6 +134,16 @@ impl BookingView {
             customer_name: booking.customer_name.clone(),
             created_at: format_millis(booking.created_at),
             explanation: outcome::explanation(booking),
+            refund: None,
         }
+    }
+
+    /// The view with the booking's refund, if any.
+    pub fn with_refund(mut self, refund: Option<&Refund>) -> Self {
+        self.refund = refund.map(|r| match (r.status, &r.refund_id) {
+            (RefundStatus::Done, Some(id)) => format!("{} refunded ({id})", usd(r.amount_cents)),
+            _ => format!("{} to be refunded: on its way to your card", usd(r.amount_cents)),
+        });
+        self
     }
 }

@@ -12,4 +12,5 @@ mod hostile;
 mod migrations;
 mod outage;
 mod rush;
+mod security;
 mod startup;
