@@ -23,6 +23,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("request body larger than 16 KiB")]
     PayloadTooLarge,
+    /// The body did not arrive within `CLIENT_BODY_TIMEOUT_SECS`.
+    #[error("request body too slow")]
+    RequestTimeout,
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("too many requests")]
@@ -72,6 +75,7 @@ impl AppError {
             Self::Unauthorized => ("Sign-in required", "Sign in to the admin console first.".into()),
             Self::Forbidden(why) => ("Not allowed", why.clone()),
             Self::PayloadTooLarge => ("Too much data", "The request was larger than 16 KiB and was not read.".into()),
+            Self::RequestTimeout => ("Too slow", "The request took too long to arrive and was not read.".into()),
             Self::UnsupportedMediaType(why) => ("Unsupported content type", why.clone()),
             Self::TooManyRequests { retry_after_secs } => (
                 "Too many requests",
@@ -97,6 +101,7 @@ impl ResponseError for AppError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -127,6 +132,10 @@ impl ResponseError for AppError {
             }
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "2"));
+            }
+            // The rest of a slow body is not worth waiting for: close the connection.
+            Self::RequestTimeout => {
+                response.force_close();
             }
             _ => {}
         }

@@ -9,6 +9,7 @@
 
 pub mod booking;
 pub mod clock;
+pub mod connections;
 pub mod db;
 pub mod error;
 pub mod metrics;

@@ -141,7 +141,15 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
     pub rate_limit_bookings_per_min: u32,
     pub rate_limit_signin_per_min: u32,
+    /// Admin (and door) POSTs per client address per minute.
+    pub rate_limit_admin_per_min: u32,
+    /// Booking reference lookups (page and API) per client address per minute.
+    pub rate_limit_lookups_per_min: u32,
     pub trust_forwarded_for: bool,
+    /// How long a request body may take to arrive before the answer is `408`.
+    pub client_body_timeout: Duration,
+    /// Connections one client address may hold at once.
+    pub max_connections_per_client: u32,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -274,7 +282,26 @@ impl Settings {
             parse("RATE_LIMIT_BOOKINGS_PER_MIN", get("RATE_LIMIT_BOOKINGS_PER_MIN"), 60)?;
         let rate_limit_signin_per_min =
             parse("RATE_LIMIT_SIGNIN_PER_MIN", get("RATE_LIMIT_SIGNIN_PER_MIN"), 10)?;
+        let rate_limit_admin_per_min =
+            parse("RATE_LIMIT_ADMIN_PER_MIN", get("RATE_LIMIT_ADMIN_PER_MIN"), 120)?;
+        let rate_limit_lookups_per_min =
+            parse("RATE_LIMIT_LOOKUPS_PER_MIN", get("RATE_LIMIT_LOOKUPS_PER_MIN"), 120)?;
         let trust_forwarded_for = parse_bool("TRUST_FORWARDED_FOR", get("TRUST_FORWARDED_FOR"))?;
+        let body_timeout_secs: u64 = parse("CLIENT_BODY_TIMEOUT_SECS", get("CLIENT_BODY_TIMEOUT_SECS"), 10)?;
+        if !(1..=600).contains(&body_timeout_secs) {
+            return Err(SettingsError {
+                variable: "CLIENT_BODY_TIMEOUT_SECS",
+                fault: "must be 1..=600".into(),
+            });
+        }
+        let max_connections_per_client: u32 =
+            parse("MAX_CONNECTIONS_PER_CLIENT", get("MAX_CONNECTIONS_PER_CLIENT"), 256)?;
+        if max_connections_per_client == 0 {
+            return Err(SettingsError {
+                variable: "MAX_CONNECTIONS_PER_CLIENT",
+                fault: "must be at least 1".into(),
+            });
+        }
 
         Ok(Self {
             database_url,
@@ -294,7 +321,11 @@ impl Settings {
             cors_allowed_origins,
             rate_limit_bookings_per_min,
             rate_limit_signin_per_min,
+            rate_limit_admin_per_min,
+            rate_limit_lookups_per_min,
             trust_forwarded_for,
+            client_body_timeout: Duration::from_secs(body_timeout_secs),
+            max_connections_per_client,
         })
     }
 }
@@ -338,6 +369,10 @@ mod tests {
         assert_eq!(s.cors_allowed_origins, ["http://localhost:5173", "http://127.0.0.1:5173"]);
         assert_eq!(s.rate_limit_bookings_per_min, 60);
         assert_eq!(s.rate_limit_signin_per_min, 10);
+        assert_eq!(s.rate_limit_admin_per_min, 120);
+        assert_eq!(s.rate_limit_lookups_per_min, 120);
+        assert_eq!(s.client_body_timeout, Duration::from_secs(10));
+        assert_eq!(s.max_connections_per_client, 256);
         assert!(!s.trust_forwarded_for);
         assert!(s.admin_password_generated);
         assert!(s.admin_password.expose().len() >= 16);
@@ -396,6 +431,8 @@ mod tests {
             ("MAX_TICKETS_PER_BOOKING", "-1"),
             ("BIND_ADDR", "localhost"),
             ("TRUST_FORWARDED_FOR", "maybe"),
+            ("CLIENT_BODY_TIMEOUT_SECS", "0"),
+            ("MAX_CONNECTIONS_PER_CLIENT", "0"),
             ("ADMIN_PASSWORD", "short"),
             ("CORS_ALLOWED_ORIGINS", "localhost:5173"),
         ] {

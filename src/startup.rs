@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::booking::Shop;
+use crate::connections::{self, ConnectionCounter};
 use crate::db::{self, DbError};
 use crate::error::AppError;
 use crate::metrics::Metrics;
@@ -70,6 +71,8 @@ impl Application {
         let limits = Limits {
             bookings: RateLimiter::new(settings.rate_limit_bookings_per_min),
             sign_in: RateLimiter::new(settings.rate_limit_signin_per_min),
+            admin: RateLimiter::new(settings.rate_limit_admin_per_min),
+            lookups: RateLimiter::new(settings.rate_limit_lookups_per_min),
             trust_forwarded_for: settings.trust_forwarded_for,
         };
         let cookie_key = Key::derive_from(settings.session_secret.expose().as_bytes());
@@ -83,15 +86,30 @@ impl Application {
 
         let origins = state.settings.cors_allowed_origins.clone();
         let trust_request_ids = state.settings.trust_forwarded_for;
+        // Behind a trusted proxy every connection is the proxy's: it limits its own clients.
+        let max_connections = if state.settings.trust_forwarded_for {
+            u32::MAX
+        } else {
+            state.settings.max_connections_per_client
+        };
+        let connections = Arc::new(ConnectionCounter::default());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(record_metrics))
                 .wrap(security_headers())
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms %{x-request-id}o"#).exclude("/healthz"))
+                .wrap(from_fn(move |req, next| connections::limit(max_connections, req, next)))
                 // Outermost, so every line logged while serving a request carries its id.
                 .wrap(from_fn(move |req, next| request_id::assign(trust_request_ids, req, next)))
                 .configure(|cfg| routes_config(cfg, &origins))
+        })
+        .on_connect(move |conn, extensions| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
+                && let Ok(peer) = tcp.peer_addr()
+            {
+                extensions.insert(connections.open(peer.ip()));
+            }
         })
         // SIGTERM: stop accepting, let in-flight requests (payments included) finish.
         .shutdown_timeout(30)

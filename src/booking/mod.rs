@@ -11,11 +11,14 @@
 pub mod admin;
 mod error;
 mod refunds;
+pub mod sessions;
 mod shop;
 pub mod steps;
 pub mod types;
 
-pub use crate::db::models::{AuditEntry, Booking, BookingStatus, Refund, RefundStatus, Tier};
+pub use crate::db::models::{
+    AdminSessionRow, AuditEntry, Booking, BookingStatus, Refund, RefundStatus, Tier,
+};
 pub use admin::{AdminError, Dashboard, TierFigures};
 pub use error::BookingError;
 pub use shop::{PoolState, Shop};

@@ -83,13 +83,44 @@ impl Quantity {
     }
 }
 
-/// The buyer's name: 1–100 characters after trimming, no control characters.
+/// Characters that reorder or hide text: bidirectional controls (which make
+/// `Admin\u{202E}gnp.exe` display as `Adminexe.png`) and invisible format characters.
+fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{061C}'
+            | '\u{200B}'..='\u{200D}'
+            | '\u{2060}'
+            | '\u{FEFF}'
+    )
+}
+
+/// Text a person typed, as stored: NFC-normalized (so `é` typed two ways is one name), and
+/// refused if it holds characters that reorder or hide text.
+pub fn visible_text(field: &'static str, label: &str, raw: &str) -> Result<String, InvalidInput> {
+    use unicode_normalization::UnicodeNormalization;
+    if raw.chars().any(is_invisible_or_bidi) {
+        return Err(InvalidInput::new(
+            field,
+            format!("{label} must not contain invisible or text-direction characters."),
+        ));
+    }
+    Ok(raw.nfc().collect())
+}
+
+/// The buyer's name: 1–100 characters after trimming, no control, invisible or
+/// text-direction characters, stored NFC-normalized.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerName(String);
 
 impl CustomerName {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let name = raw.trim();
+        let name = visible_text("name", "Name", raw.trim())?;
+        let name = name.as_str();
         if name.is_empty() {
             return Err(InvalidInput::new("name", "Enter your name."));
         }
@@ -113,7 +144,8 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let email = raw.trim();
+        let email = visible_text("email", "Email address", raw.trim())?;
+        let email = email.as_str();
         let bad = || InvalidInput::new("email", "Enter an email address like name@example.com.");
         if email.is_empty() {
             return Err(InvalidInput::new("email", "Enter your email address."));
@@ -230,6 +262,20 @@ mod tests {
         assert!(CustomerName::parse(&"x".repeat(100)).is_ok());
         assert!(CustomerName::parse(&"é".repeat(101)).is_err());
         assert!(CustomerName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn invisible_and_direction_characters_are_refused_by_field() {
+        for bad in ["Admin\u{202E}gnp.exe", "Ada\u{200B}", "\u{FEFF}Ada", "A\u{2066}da", "A\u{061C}da"] {
+            assert_eq!(CustomerName::parse(bad).expect_err(bad).field, "name", "{bad:?}");
+            assert_eq!(Email::parse(&format!("{bad}@example.com")).expect_err(bad).field, "email", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_are_stored_nfc_normalized() {
+        let decomposed = "Jose\u{0301}";
+        assert_eq!(CustomerName::parse(decomposed).unwrap().as_str(), "Jos\u{00E9}");
     }
 
     #[test]

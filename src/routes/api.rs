@@ -106,8 +106,8 @@ fn booking_json(b: &Booking) -> Value {
 /// first (missing fields, non-positive quantity) and stricter type checks after.
 fn parse_request(body: &[u8], key: Option<IdempotencyKey>, max: u32) -> Result<BookingRequest, ApiError> {
     let unprocessable = |m: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| unprocessable(&format!("Malformed JSON: {e}")))?;
+    let value =
+        super::json::parse_strict(body).map_err(|e| unprocessable(&format!("Malformed JSON: {e}")))?;
     let Value::Object(fields) = value else {
         return Err(unprocessable("The body must be a JSON object"));
     };
@@ -144,6 +144,8 @@ fn parse_request(body: &[u8], key: Option<IdempotencyKey>, max: u32) -> Result<B
     if user_id.chars().count() > 100 || user_id.chars().any(char::is_control) {
         return Err(unprocessable("userId must be at most 100 characters, without control characters"));
     }
+    let user_id = crate::booking::types::visible_text("userId", "userId", &user_id)
+        .map_err(|e| unprocessable(&e.message))?;
     Ok(BookingRequest { tier, quantity, buyer: Buyer::Api { user_id }, idempotency_key: key })
 }
 
@@ -164,9 +166,12 @@ pub async fn create_booking(
             "Content-Type must be application/json",
         ));
     }
-    let body = read_body(payload).await.map_err(|e| match e {
+    let body = read_body(&req, payload).await.map_err(|e| match e {
         AppError::PayloadTooLarge => {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body larger than 16 KiB")
+        }
+        AppError::RequestTimeout => {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "The request body took too long")
         }
         other => ApiError::new(StatusCode::BAD_REQUEST, other.message_for_people()),
     })?;
@@ -230,9 +235,15 @@ pub async fn create_booking(
 
 #[get("/bookings/{reference}")]
 pub async fn show_booking(
+    req: HttpRequest,
     state: web::Data<AppState>,
     reference: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Err(seconds) = state.limits.lookup(&req) {
+        let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+        err.retry_after = Some(seconds);
+        return Err(err);
+    }
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "Booking not found");
     let reference = Reference::parse(&reference).ok_or_else(not_found)?;
     let (b, refund) = state.shop.booking(reference).await.map_err(AppError::from)?.ok_or_else(not_found)?;

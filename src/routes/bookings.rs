@@ -146,6 +146,7 @@ async fn book(
     ctx: &mut Context,
     input: &mut FormInput,
 ) -> Result<HttpResponse, AppError> {
+    super::same_site_only(req)?;
     if let Err(retry_after_secs) = state.limits.booking(req) {
         return Err(AppError::TooManyRequests { retry_after_secs });
     }

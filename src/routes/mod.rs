@@ -5,6 +5,7 @@ pub mod api;
 pub mod assets;
 pub mod bookings;
 pub mod health;
+mod json;
 pub mod pages;
 
 use std::sync::Arc;
@@ -44,13 +45,37 @@ pub fn html(status: StatusCode, template: &impl Template) -> Result<HttpResponse
     Ok(HttpResponse::build(status).content_type(ContentType::html()).body(template.render()?))
 }
 
-/// Reads a request body of at most [`MAX_BODY_BYTES`]; more is a 413 and is not read.
-pub async fn read_body(payload: web::Payload) -> Result<web::Bytes, AppError> {
-    match payload.to_bytes_limited(MAX_BODY_BYTES).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(AppError::BadRequest(format!("The request body could not be read: {e}"))),
-        Err(_) => Err(AppError::PayloadTooLarge),
+/// Reads a request body of at most [`MAX_BODY_BYTES`]; more is a 413 and is not read. A body
+/// that has not arrived within `CLIENT_BODY_TIMEOUT_SECS` is a 408 (and the connection is
+/// closed), so a client trickling bytes cannot hold a worker.
+pub async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, AppError> {
+    let timeout = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.settings.client_body_timeout)
+        .unwrap_or(std::time::Duration::from_secs(10));
+    match tokio::time::timeout(timeout, payload.to_bytes_limited(MAX_BODY_BYTES)).await {
+        Err(_) => Err(AppError::RequestTimeout),
+        Ok(Ok(Ok(bytes))) => Ok(bytes),
+        Ok(Ok(Err(e))) => Err(AppError::BadRequest(format!("The request body could not be read: {e}"))),
+        Ok(Err(_)) => Err(AppError::PayloadTooLarge),
     }
+}
+
+/// Refuses a form posted from another site: `Sec-Fetch-Site: cross-site` (what browsers send),
+/// or an `Origin` that is not this server's own. The JSON API follows CORS instead.
+pub fn same_site_only(req: &HttpRequest) -> Result<(), AppError> {
+    let headers = req.headers();
+    let cross_site =
+        headers.get("Sec-Fetch-Site").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    let foreign_origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).is_some_and(|origin| {
+        let info = req.connection_info();
+        let own = format!("{}://{}", info.scheme(), info.host());
+        origin != "null" && !origin.eq_ignore_ascii_case(&own)
+    });
+    if cross_site || foreign_origin {
+        return Err(AppError::Forbidden("Bookings can only be made from this shop's own pages.".into()));
+    }
+    Ok(())
 }
 
 /// A `303 See Other` to `location`.
@@ -86,7 +111,7 @@ pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Vec<(
             "Send the form as application/x-www-form-urlencoded.".into(),
         ));
     }
-    let body = read_body(payload).await?;
+    let body = read_body(req, payload).await?;
     serde_urlencoded::from_bytes(&body)
         .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))
 }

@@ -2,7 +2,7 @@
 //! fragment and the booking confirmation.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
@@ -104,9 +104,11 @@ pub async fn availability(state: web::Data<AppState>) -> Result<HttpResponse, Ap
 
 #[get("/bookings/{reference}")]
 pub async fn booking(
+    req: HttpRequest,
     state: web::Data<AppState>,
     reference: web::Path<String>,
 ) -> Result<BookingPage, AppError> {
+    state.limits.lookup(&req).map_err(|retry_after_secs| AppError::TooManyRequests { retry_after_secs })?;
     let not_found =
         || AppError::NotFound("There is no booking with that reference. Check it and try again.".into());
     let reference = Reference::parse(&reference).ok_or_else(not_found)?;

@@ -51,12 +51,16 @@ async fn refused(state: &AppState, session: &AdminSession, e: AdminError) -> Res
     }
 }
 
-/// The session's form, read only after the session was found, with its CSRF token checked.
-async fn checked_form(
+/// The session's form, read only after the session was found (and, per address, within the
+/// admin rate limit), with its CSRF token checked.
+pub async fn checked_form(
     session: &AdminSession,
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<FormFields, AppError> {
+    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        state.limits.admin(req).map_err(|retry_after_secs| AppError::TooManyRequests { retry_after_secs })?;
+    }
     let form = FormFields::read(req, payload).await?;
     session.check_csrf(req, form.get("csrf_token"))?;
     Ok(form)

@@ -8,10 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::session::{
-    AdminSession, SESSION_COOKIE, SESSION_MILLIS, SIGN_IN_COOKIE, constant_time_eq, expired_cookie,
-    signed_cookie, signed_value,
+    AdminSession, SESSION_COOKIE, SIGN_IN_COOKIE, constant_time_eq, expired_cookie, signed_cookie,
+    signed_value,
 };
-use crate::clock::now_millis;
+use crate::booking::sessions::SESSION_TTL;
 use crate::error::AppError;
 use crate::rate_limit::client_ip;
 use crate::routes::{AppState, FormFields, assets, html, see_other};
@@ -41,7 +41,7 @@ fn login_page(
 
 #[get("/admin/login")]
 pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    if AdminSession::of(&req, &state).is_some() {
+    if AdminSession::of(&req, &state).await?.is_some() {
         return Ok(see_other("/admin"));
     }
     login_page(&req, &state, StatusCode::OK, None)
@@ -74,14 +74,14 @@ pub async fn login(
             Some("That password is not right.".into()),
         );
     }
-    let session = AdminSession { csrf: random_token(32), issued_at: now_millis() };
+    let session = state.shop.start_admin_session().await?;
     log::info!("admin signed in from {from}");
     let cookie = signed_cookie(
         &req,
         &state.cookie_key,
         SESSION_COOKIE,
-        session.encode(),
-        time::Duration::milliseconds(SESSION_MILLIS),
+        AdminSession::encode(&session.id),
+        time::Duration::milliseconds(SESSION_TTL.as_millis() as i64),
     );
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin"))
@@ -90,14 +90,19 @@ pub async fn login(
         .finish())
 }
 
+/// Signs out: ends this session on every process, or, with `everywhere=yes`, every admin
+/// session there is.
 #[post("/admin/logout")]
 pub async fn logout(
     session: AdminSession,
     req: HttpRequest,
     payload: web::Payload,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let form = FormFields::read(&req, payload).await?;
-    session.check_csrf(&req, form.get("csrf_token"))?;
+    let form = super::actions::checked_form(&session, &req, payload).await?;
+    let everywhere = form.get("everywhere") == "yes";
+    let ended = state.shop.end_admin_sessions((!everywhere).then(|| session.id.clone())).await?;
+    log::info!("admin signed out{} ({ended} session(s) ended)", if everywhere { " everywhere" } else { "" });
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin/login"))
         .cookie(expired_cookie(SESSION_COOKIE))

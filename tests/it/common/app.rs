@@ -89,6 +89,10 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
         ("PAYMENT_DELAY_MS", "0"),
         ("RATE_LIMIT_BOOKINGS_PER_MIN", "0"),
         ("RATE_LIMIT_SIGNIN_PER_MIN", "0"),
+        ("RATE_LIMIT_ADMIN_PER_MIN", "0"),
+        ("RATE_LIMIT_LOOKUPS_PER_MIN", "0"),
+        // Tests play many clients from one address.
+        ("MAX_CONNECTIONS_PER_CLIENT", "100000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -31,6 +31,10 @@ impl ServerProcess {
             .env("PAYMENT_DELAY_MS", "0")
             .env("RATE_LIMIT_BOOKINGS_PER_MIN", "0")
             .env("RATE_LIMIT_SIGNIN_PER_MIN", "0")
+            .env("RATE_LIMIT_ADMIN_PER_MIN", "0")
+            .env("RATE_LIMIT_LOOKUPS_PER_MIN", "0")
+            // Tests play many clients from one address.
+            .env("MAX_CONNECTIONS_PER_CLIENT", "100000")
             .env("RUST_LOG", "info,actix_web::middleware::logger=warn");
         for (k, v) in envs {
             cmd.env(k, v);
