@@ -11,6 +11,7 @@ pub mod booking;
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod event;
 pub mod metrics;
 pub mod money;
 pub mod payment;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use crate::event::Event;
+
 /// Where the database lives; the scheme decides the backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -115,6 +117,8 @@ pub struct Settings {
     pub rate_limit_bookings_per_min: u32,
     pub rate_limit_signin_per_min: u32,
     pub trust_forwarded_for: bool,
+    /// The concert: `EVENT_NAME`, `EVENT_VENUE`, `EVENT_STARTS_AT`.
+    pub event: Event,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -238,6 +242,12 @@ impl Settings {
         let rate_limit_signin_per_min =
             parse("RATE_LIMIT_SIGNIN_PER_MIN", get("RATE_LIMIT_SIGNIN_PER_MIN"), 10)?;
         let trust_forwarded_for = parse_bool("TRUST_FORWARDED_FOR", get("TRUST_FORWARDED_FOR"))?;
+        let event = Event::parse(
+            get("EVENT_NAME").as_deref(),
+            get("EVENT_VENUE").as_deref(),
+            get("EVENT_STARTS_AT").as_deref(),
+        )
+        .map_err(|e| SettingsError { variable: e.variable, fault: e.fault })?;
 
         Ok(Self {
             database_url,
@@ -256,6 +266,7 @@ impl Settings {
             rate_limit_bookings_per_min,
             rate_limit_signin_per_min,
             trust_forwarded_for,
+            event,
         })
     }
 }
@@ -302,6 +313,22 @@ mod tests {
         assert!(!s.trust_forwarded_for);
         assert!(s.admin_password_generated);
         assert!(s.admin_password.len() >= 16);
+        assert_eq!(s.event.name, "TechKraft Live");
+        assert_eq!(s.event.venue, crate::event::DEFAULT_VENUE);
+        assert_eq!(s.event.iso(), crate::event::DEFAULT_STARTS_AT);
+    }
+
+    #[test]
+    fn the_event_comes_from_its_three_variables() {
+        let s = settings(&[
+            ("EVENT_NAME", "Winter Session"),
+            ("EVENT_VENUE", "Royal Albert Hall, London"),
+            ("EVENT_STARTS_AT", "2027-12-04T19:30:00Z"),
+        ])
+        .expect("valid");
+        assert_eq!(s.event.name, "Winter Session");
+        assert_eq!(s.event.venue, "Royal Albert Hall, London");
+        assert_eq!(s.event.time_text(), "19:30");
     }
 
     #[test]
@@ -347,6 +374,9 @@ mod tests {
             ("TRUST_FORWARDED_FOR", "maybe"),
             ("ADMIN_PASSWORD", "short"),
             ("CORS_ALLOWED_ORIGINS", "localhost:5173"),
+            ("EVENT_NAME", "two\nlines"),
+            ("EVENT_VENUE", "v".repeat(201).as_str()),
+            ("EVENT_STARTS_AT", "next Saturday"),
         ] {
             let err = settings(&[(var, value)]).expect_err(var);
             assert_eq!(err.variable, var, "{value}");
