@@ -123,7 +123,7 @@
   function init() {
     var f = form();
     if (!f) return;
-    f.querySelectorAll(".step-button[hidden]").forEach(function (b) { b.hidden = false; });
+    f.querySelectorAll(".step-button[hidden], #availability[hidden]").forEach(function (el) { el.hidden = false; });
     update();
   }
 
@@ -146,6 +146,7 @@
   });
   // New content from htmx: a booking answer replaces the form; a poll refreshes the cards.
   document.addEventListener("htmx:load", init);
+  document.addEventListener("htmx:oobAfterSwap", update);
   document.addEventListener("htmx:afterSettle", update);
   // After a booking answer, move focus to its message so it is read out and seen.
   document.addEventListener("htmx:afterSettle", function (event) {

@@ -53,6 +53,7 @@ test('JavaScript off: booking on / ends on the confirmation page', { timeout: 30
     assert.equal(await page.evaluate(() => typeof window.htmx), 'undefined', 'JavaScript really is off');
     assert.equal(await page.locator('#booking-form').count(), 1, 'one form');
     assert.equal(await page.locator('.step-button:visible').count(), 0, 'the stepper needs JavaScript and stays hidden');
+    assert.equal(await page.isVisible('#availability'), false, 'no "updates live" note: nothing polls');
     await fillBooking(page, { tier: 'vip', quantity: 2, name: 'Ada Lovelace', email: 'ada@example.com' });
     const [response] = await Promise.all([
       page.waitForNavigation({ url: REFERENCE_PATH }),
