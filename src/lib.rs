@@ -12,6 +12,7 @@ pub mod clock;
 pub mod connections;
 pub mod db;
 pub mod error;
+pub mod event;
 pub mod metrics;
 pub mod money;
 pub mod payment;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use crate::event::Event;
+
 /// Where the database lives; the scheme decides the backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -150,6 +152,8 @@ pub struct Settings {
     pub client_body_timeout: Duration,
     /// Connections one client address may hold at once.
     pub max_connections_per_client: u32,
+    /// The concert: `EVENT_NAME`, `EVENT_VENUE`, `EVENT_STARTS_AT`.
+    pub event: Event,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -302,6 +306,12 @@ impl Settings {
                 fault: "must be at least 1".into(),
             });
         }
+        let event = Event::parse(
+            get("EVENT_NAME").as_deref(),
+            get("EVENT_VENUE").as_deref(),
+            get("EVENT_STARTS_AT").as_deref(),
+        )
+        .map_err(|e| SettingsError { variable: e.variable, fault: e.fault })?;
 
         Ok(Self {
             database_url,
@@ -326,6 +336,7 @@ impl Settings {
             trust_forwarded_for,
             client_body_timeout: Duration::from_secs(body_timeout_secs),
             max_connections_per_client,
+            event,
         })
     }
 }
@@ -376,6 +387,9 @@ mod tests {
         assert!(!s.trust_forwarded_for);
         assert!(s.admin_password_generated);
         assert!(s.admin_password.expose().len() >= 16);
+        assert_eq!(s.event.name, "TechKraft Live");
+        assert_eq!(s.event.venue, crate::event::DEFAULT_VENUE);
+        assert_eq!(s.event.iso(), crate::event::DEFAULT_STARTS_AT);
     }
 
     #[test]
@@ -387,6 +401,19 @@ mod tests {
         assert!(!printed.contains(&"k".repeat(64)), "{printed}");
         assert!(printed.contains("REDACTED"));
         assert_eq!(s.admin_password.expose(), "correct horse battery");
+    }
+
+    #[test]
+    fn the_event_comes_from_its_three_variables() {
+        let s = settings(&[
+            ("EVENT_NAME", "Winter Session"),
+            ("EVENT_VENUE", "Royal Albert Hall, London"),
+            ("EVENT_STARTS_AT", "2027-12-04T19:30:00Z"),
+        ])
+        .expect("valid");
+        assert_eq!(s.event.name, "Winter Session");
+        assert_eq!(s.event.venue, "Royal Albert Hall, London");
+        assert_eq!(s.event.time_text(), "19:30");
     }
 
     #[test]
@@ -435,6 +462,9 @@ mod tests {
             ("MAX_CONNECTIONS_PER_CLIENT", "0"),
             ("ADMIN_PASSWORD", "short"),
             ("CORS_ALLOWED_ORIGINS", "localhost:5173"),
+            ("EVENT_NAME", "two\nlines"),
+            ("EVENT_VENUE", "v".repeat(201).as_str()),
+            ("EVENT_STARTS_AT", "next Saturday"),
         ] {
             let err = settings(&[(var, value)]).expect_err(var);
             assert_eq!(err.variable, var, "{value}");

@@ -5,9 +5,10 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const { startServer, makeConfirmedBooking } = require('../lib/server');
+const { startServer, makeConfirmedBooking, availability, bookViaHttp } = require('../lib/server');
 const { launchBrowser, newContext, waitForHtmx } = require('../lib/browser');
 const { signIn } = require('../lib/admin');
+const { fillBooking } = require('../lib/booking');
 
 const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const BLOCKING = new Set(['serious', 'critical']);
@@ -82,11 +83,20 @@ test('axe: / with a booking error shown in place (422)', { timeout: 60_000 }, ()
   prepare: async (page) => {
     await page.goto(`${server.url}/`);
     await waitForHtmx(page);
-    await page.fill('#name-vip', 'Ada Lovelace');
-    await page.fill('#email-vip', 'a@b');
-    await page.evaluate(() => { document.getElementById('form-vip').noValidate = true; });
-    await page.click('#book-vip');
-    await page.locator('#form-vip [role="alert"]').waitFor({ timeout: 10_000 });
+    await fillBooking(page, { tier: 'vip', quantity: 2, name: 'Ada Lovelace', email: 'a@b' });
+    await page.evaluate(() => { document.getElementById('booking-form').noValidate = true; });
+    await page.click('#book');
+    await page.locator('#booking-form #form-error').waitFor({ timeout: 10_000 });
+  },
+}));
+
+test('axe: / with a quantity above the seats left refused in place', { timeout: 60_000 }, () => checkPage('/ with the seats-left check', {
+  prepare: async (page) => {
+    await page.goto(`${server.url}/`);
+    await waitForHtmx(page);
+    await page.evaluate(() => { document.querySelector('#tier-vip [data-available]').setAttribute('data-available', '1'); });
+    await fillBooking(page, { tier: 'vip', quantity: 2, name: 'Ada Lovelace', email: 'ada@example.com' });
+    await page.locator('#quantity-check').waitFor({ state: 'visible', timeout: 10_000 });
   },
 }));
 
@@ -94,10 +104,23 @@ test('axe: / with a booking result shown in place', { timeout: 60_000 }, () => c
   prepare: async (page) => {
     await page.goto(`${server.url}/`);
     await waitForHtmx(page);
-    await page.fill('#name-vip', 'Ada Lovelace');
-    await page.fill('#email-vip', 'ada@example.com');
-    await page.click('#book-vip');
-    await page.locator('#form-vip .notice.success').waitFor({ timeout: 10_000 });
+    await fillBooking(page, { tier: 'general', quantity: 1, name: 'Ada Lovelace', email: 'ada@example.com' });
+    await page.click('#book');
+    await page.locator('#booking-form .notice.success').waitFor({ timeout: 10_000 });
+  },
+}));
+
+test('axe: / with a sold-out tier', { timeout: 60_000 }, () => checkPage('/ with VIP sold out', {
+  prepare: async (page) => {
+    let left = (await availability(server.url)).vip;
+    while (left > 0) {
+      const q = Math.min(10, left);
+      assert.equal((await bookViaHttp(server.url, { quantity: q })).status, 303);
+      left -= q;
+    }
+    await page.goto(`${server.url}/`);
+    await waitForHtmx(page);
+    assert.equal(await page.isDisabled('#pick-vip'), true);
   },
 }));
 

@@ -8,6 +8,7 @@ const assert = require('node:assert/strict');
 const { startServer, availability } = require('../lib/server');
 const { launchBrowser, newContext, waitForHtmx } = require('../lib/browser');
 const { signIn } = require('../lib/admin');
+const { fillBooking } = require('../lib/booking');
 
 let server;
 let browser;
@@ -65,13 +66,12 @@ test('set seats, race for the last one, see the audit, reset, sign out', { timeo
       const page = await ctx.newPage();
       await page.goto(`${server.url}/`);
       await waitForHtmx(page);
-      await page.fill('#name-vip', name);
-      await page.fill('#email-vip', `${name.toLowerCase()}@example.com`);
+      await fillBooking(page, { tier: 'vip', quantity: 1, name, email: `${name.toLowerCase()}@example.com` });
       pages.push(page);
     }
-    await Promise.all(pages.map((p) => p.click('#book-vip')));
+    await Promise.all(pages.map((p) => p.click('#book')));
     const outcomes = await Promise.all(pages.map(async (p) => {
-      const notice = p.locator('#form-vip .notice');
+      const notice = p.locator('#booking-form .notice');
       await notice.first().waitFor({ timeout: 10_000 });
       return (await notice.first().textContent()).replace(/\s+/g, ' ');
     }));

@@ -5,6 +5,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { startServer, availability } = require('../lib/server');
 const { launchBrowser, newContext, waitForHtmx } = require('../lib/browser');
+const { fillBooking } = require('../lib/booking');
 
 let server;
 let browser;
@@ -29,14 +30,12 @@ test('JavaScript on: double-clicking Book makes exactly one booking', { timeout:
     await waitForHtmx(page);
     const posts = [];
     page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/bookings')) posts.push(r); });
-    await page.fill('#quantity-vip', '3');
-    await page.fill('#name-vip', 'Ada Lovelace');
-    await page.fill('#email-vip', 'ada@example.com');
-    await page.dblclick('#book-vip');
-    await page.locator('#form-vip .notice.success').waitFor({ state: 'visible', timeout: 10_000 });
+    await fillBooking(page, { tier: 'vip', quantity: 3, name: 'Ada Lovelace', email: 'ada@example.com' });
+    await page.dblclick('#book');
+    await page.locator('#booking-form .notice.success').waitFor({ state: 'visible', timeout: 10_000 });
     // Let any second request finish before counting seats.
     await page.waitForTimeout(1_000);
-    const refs = await page.locator('#form-vip .reference').allTextContents();
+    const refs = await page.locator('#booking-form .reference').allTextContents();
     assert.equal(refs.length, 1, `one result shown: ${refs}`);
     console.log(`JavaScript on: ${posts.length} POST /bookings sent for the double click`);
     assert.equal((await availability(server.url)).vip, before - 3, 'VIP dropped by exactly 3, once');
@@ -56,10 +55,8 @@ test('JavaScript off: double-clicking Book makes exactly one booking', { timeout
     await page.goto(`${server.url}/`);
     let posts = 0;
     page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/bookings')) posts += 1; });
-    await page.fill('#quantity-vip', '4');
-    await page.fill('#name-vip', 'Alan Turing');
-    await page.fill('#email-vip', 'alan@example.com');
-    await page.dblclick('#book-vip');
+    await fillBooking(page, { tier: 'vip', quantity: 4, name: 'Alan Turing', email: 'alan@example.com' });
+    await page.dblclick('#book');
     // The second click's submit may abort the first navigation (the browser's choice), so
     // poll the address instead of waiting on one navigation.
     const deadline = Date.now() + 10_000;
@@ -95,11 +92,9 @@ test('JavaScript on: a request the network sends twice (same idempotency key) bo
       }
       return route.fulfill({ response: second });
     });
-    await page.fill('#quantity-vip', '2');
-    await page.fill('#name-vip', 'Ada Lovelace');
-    await page.fill('#email-vip', 'ada@example.com');
-    await page.click('#book-vip');
-    await page.locator('#form-vip .notice.success').waitFor({ state: 'visible', timeout: 10_000 });
+    await fillBooking(page, { tier: 'vip', quantity: 2, name: 'Ada Lovelace', email: 'ada@example.com' });
+    await page.click('#book');
+    await page.locator('#booking-form .notice.success').waitFor({ state: 'visible', timeout: 10_000 });
     console.log(`duplicated POST answered with references ${references.join(' and ')}`);
     assert.equal(references.length, 2);
     assert.equal(references[0], references[1], 'both attempts answer with the same booking');

@@ -73,11 +73,17 @@ test('collect every full page the server renders', { timeout: 60_000 }, async ()
   // Booking failures without JavaScript re-render the whole page with the message.
   await post('index-422', u, '', { ...good, email: 'a@b' }, 422);
   await post('basic-422', u, '?page=basic', { ...good, quantity: '11' }, 422);
+  await post('index-422-no-tier', u, '', { ...good, tier: '' }, 422);
+  await post('basic-422-no-tier', u, '?page=basic', { ...good, tier: '' }, 422);
   // 409: leave 3 VIP seats, ask for 5.
   for (let i = 0; i < 9; i += 1) assert.equal((await bookViaHttp(u, { quantity: 10 })).status, 303);
   assert.equal((await bookViaHttp(u, { quantity: 5 })).status, 303);
   await post('index-409', u, '', { ...good, quantity: '5' }, 409);
   await post('basic-409', u, '?page=basic', { ...good, quantity: '5' }, 409);
+  // Sold out (the last 3 VIP seats): the VIP card and radio disabled.
+  assert.equal((await bookViaHttp(u, { quantity: 3 })).status, 303);
+  await get('index-sold-out', `${u}/`, 200);
+  await get('basic-sold-out', `${u}/basic`, 200);
   await post('index-402', failServer.url, '', good, 402);
   await post('basic-402', failServer.url, '?page=basic', good, 402);
 

@@ -3,8 +3,9 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, availability } = require('../lib/server');
+const { startServer, availability, bookViaHttp } = require('../lib/server');
 const { launchBrowser, newContext } = require('../lib/browser');
+const { fillBooking, text } = require('../lib/booking');
 
 const REFERENCE_PATH = /\/bookings\/TK-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{2}$/;
 
@@ -50,12 +51,13 @@ test('JavaScript off: booking on / ends on the confirmation page', { timeout: 30
     await page.goto(`${server.url}/`);
     // Page scripts did not run: htmx never loaded.
     assert.equal(await page.evaluate(() => typeof window.htmx), 'undefined', 'JavaScript really is off');
-    await page.fill('#quantity-vip', '2');
-    await page.fill('#name-vip', 'Ada Lovelace');
-    await page.fill('#email-vip', 'ada@example.com');
+    assert.equal(await page.locator('#booking-form').count(), 1, 'one form');
+    assert.equal(await page.locator('.step-button:visible').count(), 0, 'the stepper needs JavaScript and stays hidden');
+    assert.equal(await page.isVisible('#availability'), false, 'no "updates live" note: nothing polls');
+    await fillBooking(page, { tier: 'vip', quantity: 2, name: 'Ada Lovelace', email: 'ada@example.com' });
     const [response] = await Promise.all([
       page.waitForNavigation({ url: REFERENCE_PATH }),
-      page.click('#book-vip'),
+      page.click('#book'),
     ]);
     assert.equal(response.status(), 200);
     await assertConfirmation(page, { quantity: 2, total: '$200.00' });
@@ -68,10 +70,12 @@ test('JavaScript off: booking on /basic ends on the confirmation page', { timeou
   await withNoJsPage(async (page) => {
     await page.goto(`${server.url}/basic`);
     assert.equal(await page.locator('script').count(), 0, '/basic has no scripts');
-    await page.fill('#b-quantity-vip', '3');
-    await page.fill('#b-name-vip', 'Alan Turing');
-    await page.fill('#b-email-vip', 'alan@example.com');
-    const form = page.locator('form', { has: page.locator('#b-name-vip') });
+    assert.equal(await page.locator('form').count(), 1, 'one form');
+    await page.check('#b-tier-vip');
+    await page.fill('#b-quantity', '3');
+    await page.fill('#b-name', 'Alan Turing');
+    await page.fill('#b-email', 'alan@example.com');
+    const form = page.locator('form', { has: page.locator('#b-name') });
     await Promise.all([
       page.waitForNavigation({ url: REFERENCE_PATH }),
       form.locator('button[type="submit"]').click(),
@@ -85,10 +89,11 @@ test('JavaScript off: an invalid field on /basic re-renders the page with the me
   const before = await availability(server.url);
   await withNoJsPage(async (page) => {
     await page.goto(`${server.url}/basic`);
-    await page.fill('#b-quantity-vip', '11');
-    await page.fill('#b-name-vip', 'Alan Turing');
-    await page.fill('#b-email-vip', 'alan@example.com');
-    const form = page.locator('form', { has: page.locator('#b-name-vip') });
+    await page.check('#b-tier-vip');
+    await page.fill('#b-quantity', '11');
+    await page.fill('#b-name', 'Alan Turing');
+    await page.fill('#b-email', 'alan@example.com');
+    const form = page.locator('form', { has: page.locator('#b-name') });
     const [response] = await Promise.all([
       page.waitForNavigation(),
       form.locator('button[type="submit"]').click(),
@@ -96,7 +101,30 @@ test('JavaScript off: an invalid field on /basic re-renders the page with the me
     assert.equal(response.status(), 422);
     const body = (await page.textContent('body')).replace(/\s+/g, ' ');
     assert.match(body, /10/, `the message gives the limit: ${body.slice(0, 400)}`);
-    assert.equal(await page.inputValue('#b-name-vip'), 'Alan Turing', 'typed values are kept');
+    assert.equal(await page.inputValue('#b-name'), 'Alan Turing', 'typed values are kept');
+    assert.equal(await page.isChecked('#b-tier-vip'), true, 'the chosen tier is kept');
   });
   assert.deepEqual(await availability(server.url), before, 'no seats taken');
+});
+
+test('JavaScript off: more than is left re-renders / with the number left, the choice kept', { timeout: 30_000 }, async () => {
+  // Leave exactly 2 General Admission seats: take 998 of the 1,000 in bookings of 10 and 8.
+  const left = (await availability(server.url)).general;
+  assert.equal(left, 1000);
+  for (let i = 0; i < 99; i += 1) assert.equal((await bookViaHttp(server.url, { tier: 'general', quantity: 10 })).status, 303);
+  assert.equal((await bookViaHttp(server.url, { tier: 'general', quantity: 8 })).status, 303);
+  await withNoJsPage(async (page) => {
+    await page.goto(`${server.url}/`);
+    assert.equal(await text(page, '#tier-general .tier-seats'), 'Only 2 left');
+    await fillBooking(page, { tier: 'general', quantity: 4, name: 'Alan Turing', email: 'alan@example.com' });
+    assert.equal(await text(page, '#book'), 'Book tickets', 'without JavaScript the button cannot follow the choice');
+    const [response] = await Promise.all([page.waitForNavigation(), page.click('#book')]);
+    assert.equal(response.status(), 409);
+    assert.match(await text(page, '#form-error'), /Only 2 left for General Admission/);
+    assert.equal(await page.isChecked('#pick-general'), true, 'the chosen tier is kept');
+    assert.equal(await page.inputValue('#quantity'), '4');
+    assert.equal(await page.inputValue('#name'), 'Alan Turing');
+    assert.equal(await text(page, '#book'), 'Book 4 × General Admission · $40.00', 'the re-rendered button names the order');
+  });
+  assert.equal((await availability(server.url)).general, 2, 'no seats taken');
 });

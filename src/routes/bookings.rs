@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
 use askama::Template;
 
-use super::pages::{BasicPage, IndexPage, forms_for};
+use super::pages::{BasicPage, IndexPage};
 use super::{AppState, html, is_htmx, read_form};
 use crate::booking::{
     BookingError, BookingRequest, BookingStatus, Buyer, CustomerName, Email, IdempotencyKey, InvalidInput,
@@ -14,7 +14,6 @@ use crate::booking::{
 };
 use crate::error::AppError;
 use crate::metrics::BookingOutcome;
-use crate::routes::assets;
 use crate::views::{BookingView, FormView, TierView, outcome};
 
 /// The form fields as sent (first occurrence of each; unknown fields ignored).
@@ -75,7 +74,7 @@ impl FormInput {
 }
 
 /// The fragment htmx swaps in place of the form: the form again (with the result or the
-/// error) and, out of band, the fresh availability board.
+/// error), its tier cards showing fresh availability.
 #[derive(Template)]
 #[template(path = "partials/booking_result.html")]
 struct BookingFormFragment {
@@ -85,23 +84,16 @@ struct BookingFormFragment {
     oob: bool,
 }
 
-/// A message with nowhere better to go (htmx request for an unknown tier).
-#[derive(Template)]
-#[template(path = "partials/notice.html")]
-struct NoticeFragment {
-    message: String,
-}
-
 /// What to show after a booking attempt.
 enum Shown {
-    Booked(BookingView),
+    Booked(Box<BookingView>),
     Failed { field: &'static str, message: String },
 }
 
 struct Context {
     htmx: bool,
     basic: bool,
-    /// The tier the form belonged to, as far as we know it.
+    /// The tier that was chosen, once the form is read.
     tier: String,
 }
 
@@ -114,14 +106,7 @@ pub async fn create(
     let mut ctx = Context {
         htmx: is_htmx(&req),
         basic: req.query_string().split('&').any(|p| p == "page=basic"),
-        // htmx names the form that sent the request: `form-<tier>`.
-        tier: req
-            .headers()
-            .get("HX-Trigger")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("form-"))
-            .unwrap_or_default()
-            .to_owned(),
+        tier: String::new(),
     };
     let mut input = FormInput::default();
     match book(&req, payload, &state, &mut ctx, &mut input).await {
@@ -172,7 +157,7 @@ async fn book(
         Ok(booking) => {
             let tiers = TierView::all(&state.shop.tiers().await?);
             let view = BookingView::new(&booking, &tier_name(&tiers, &booking.tier_id));
-            respond(state, ctx, input, StatusCode::OK, Shown::Booked(view), Some(tiers)).await
+            respond(state, ctx, input, StatusCode::OK, Shown::Booked(Box::new(view)), Some(tiers)).await
         }
         Err(BookingError::Unsettled { reference, status: BookingStatus::Held }) if !ctx.htmx => {
             Ok(to_booking(&reference))
@@ -226,46 +211,26 @@ async fn respond(
     };
     let max = state.settings.max_tickets_per_booking;
     let action = if ctx.basic { "/bookings?page=basic" } else { "/bookings" };
-    let form = tiers.iter().find(|t| t.id == ctx.tier).map(|tier| {
-        let mut form = FormView::blank(tier, max, action);
-        match &shown {
-            Shown::Booked(view) => form.success = Some(view.clone()),
-            Shown::Failed { field, message } => {
-                // Keep what the visitor typed; a fresh key makes the next submit a new attempt.
-                form.quantity = input.quantity.clone();
-                form.name = input.name.clone();
-                form.email = input.email.clone();
-                form.error_field = (*field).to_owned();
-                form.error = Some(message.clone());
-            }
+    // One form for every tier: it comes back with the tier that was chosen (if it still
+    // exists and has seats) and, after a failure, what the visitor typed.
+    let mut form = FormView::blank(tiers.iter().find(|t| t.id == ctx.tier), max, action);
+    match shown {
+        Shown::Booked(view) => form.success = Some(*view),
+        Shown::Failed { field, message } => {
+            // Keep what the visitor typed; a fresh key makes the next submit a new attempt.
+            form.quantity = input.quantity.clone();
+            form.name = input.name.clone();
+            form.email = input.email.clone();
+            form.error_field = field.to_owned();
+            form.error = Some(message);
         }
-        form
-    });
-    let notice = match (&form, &shown) {
-        (None, Shown::Failed { message, .. }) => Some(message.clone()),
-        _ => None,
-    };
+    }
     let poll_seconds = state.settings.poll_seconds;
-    match (ctx.htmx, form) {
-        (true, Some(form)) => html(status, &BookingFormFragment { form, tiers, poll_seconds, oob: true }),
-        (true, None) => html(status, &NoticeFragment { message: notice.unwrap_or_default() }),
-        (false, filled) if ctx.basic => {
-            let forms = forms_for(&tiers, max, action, filled);
-            html(status, &BasicPage { tiers, forms, notice })
-        }
-        (false, filled) => {
-            let forms = forms_for(&tiers, max, action, filled);
-            html(
-                status,
-                &IndexPage {
-                    asset_version: assets::version(),
-                    tiers,
-                    forms,
-                    poll_seconds,
-                    notice,
-                    oob: false,
-                },
-            )
-        }
+    if ctx.htmx {
+        html(status, &BookingFormFragment { form, tiers, poll_seconds, oob: false })
+    } else if ctx.basic {
+        html(status, &BasicPage::new(&state.settings, tiers, form, None))
+    } else {
+        html(status, &IndexPage::new(&state.settings, tiers, form, None))
     }
 }

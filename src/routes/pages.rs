@@ -9,32 +9,58 @@ use askama_web::WebTemplate;
 use super::{AppState, html};
 use crate::booking::Reference;
 use crate::error::AppError;
+use crate::event::Event;
 use crate::routes::assets;
+use crate::settings::Settings;
 use crate::views::{BookingView, FormView, TierView};
 
-/// The concert page.
+/// The concert page: the event at a glance and one booking form.
 #[derive(Template, WebTemplate)]
 #[template(path = "index.html")]
 pub struct IndexPage {
     pub asset_version: &'static str,
+    pub event: Event,
     pub tiers: Vec<TierView>,
-    pub forms: Vec<FormView>,
+    pub form: FormView,
     pub poll_seconds: u32,
     pub notice: Option<String>,
-    /// Always false on the page; the availability partial is shared with fragments.
+    /// Always false on the page; the tier status partial is shared with the polled fragment.
     pub oob: bool,
 }
 
-/// The no-JavaScript page: plain forms, no scripts, no stylesheet.
+impl IndexPage {
+    pub fn new(settings: &Settings, tiers: Vec<TierView>, form: FormView, notice: Option<String>) -> Self {
+        Self {
+            asset_version: assets::version(),
+            event: settings.event.clone(),
+            tiers,
+            form,
+            poll_seconds: settings.poll_seconds,
+            notice,
+            oob: false,
+        }
+    }
+}
+
+/// The no-JavaScript page: one plain form, no scripts, no stylesheet.
 #[derive(Template, WebTemplate)]
 #[template(path = "basic.html")]
 pub struct BasicPage {
+    pub event: Event,
     pub tiers: Vec<TierView>,
-    pub forms: Vec<FormView>,
+    pub form: FormView,
     pub notice: Option<String>,
 }
 
-/// The region `/` polls (plus, out of band, the disabled buttons of sold-out tiers).
+impl BasicPage {
+    pub fn new(settings: &Settings, tiers: Vec<TierView>, form: FormView, notice: Option<String>) -> Self {
+        Self { event: settings.event.clone(), tiers, form, notice }
+    }
+}
+
+/// What `/` polls: the poller itself, and out of band each tier's seats left (plus the
+/// disabled radio of a sold-out tier). The form's inputs are never sent, so nothing the
+/// visitor chose or typed is touched.
 #[derive(Template)]
 #[template(path = "partials/availability_poll.html")]
 pub struct AvailabilityFragment {
@@ -51,41 +77,18 @@ pub struct BookingPage {
     pub booking: BookingView,
 }
 
-/// The forms of a page: blank ones, except `filled` for its tier.
-pub fn forms_for(
-    tiers: &[TierView],
-    max_quantity: u32,
-    action: &str,
-    filled: Option<FormView>,
-) -> Vec<FormView> {
-    tiers
-        .iter()
-        .map(|t| match &filled {
-            Some(f) if f.tier_id == t.id => f.clone(),
-            _ => FormView::blank(t, max_quantity, action),
-        })
-        .collect()
-}
-
 #[get("/")]
 pub async fn index(state: web::Data<AppState>) -> Result<IndexPage, AppError> {
     let tiers = TierView::all(&state.shop.tiers().await?);
-    let forms = forms_for(&tiers, state.settings.max_tickets_per_booking, "/bookings", None);
-    Ok(IndexPage {
-        asset_version: assets::version(),
-        tiers,
-        forms,
-        poll_seconds: state.settings.poll_seconds,
-        notice: None,
-        oob: false,
-    })
+    let form = FormView::blank(None, state.settings.max_tickets_per_booking, "/bookings");
+    Ok(IndexPage::new(&state.settings, tiers, form, None))
 }
 
 #[get("/basic")]
 pub async fn basic(state: web::Data<AppState>) -> Result<BasicPage, AppError> {
     let tiers = TierView::all(&state.shop.tiers().await?);
-    let forms = forms_for(&tiers, state.settings.max_tickets_per_booking, "/bookings?page=basic", None);
-    Ok(BasicPage { tiers, forms, notice: None })
+    let form = FormView::blank(None, state.settings.max_tickets_per_booking, "/bookings?page=basic");
+    Ok(BasicPage::new(&state.settings, tiers, form, None))
 }
 
 #[get("/availability")]
@@ -93,7 +96,7 @@ pub async fn availability(state: web::Data<AppState>) -> Result<HttpResponse, Ap
     let tiers = TierView::all(&state.shop.tiers().await?);
     let mut response = html(
         StatusCode::OK,
-        &AvailabilityFragment { tiers, poll_seconds: state.settings.poll_seconds, oob: false },
+        &AvailabilityFragment { tiers, poll_seconds: state.settings.poll_seconds, oob: true },
     )?;
     response.headers_mut().insert(
         actix_web::http::header::CACHE_CONTROL,

@@ -317,9 +317,14 @@ async fn the_pages_show_the_concert_and_its_tiers(backend: Backend) {
     ] {
         assert!(page.body.contains(text), "/ lacks {text:?}");
     }
-    assert_eq!(page.body.matches("<form").count(), 3, "one booking form per tier");
+    assert_eq!(page.body.matches("<form").count(), 1, "one booking form for every tier");
     for field in ["name=\"quantity\"", "name=\"name\"", "name=\"email\"", "name=\"idempotency_key\""] {
-        assert_eq!(page.body.matches(field).count(), 3, "{field}");
+        assert_eq!(page.body.matches(field).count(), 1, "{field}");
+    }
+    assert_eq!(page.body.matches(r#"type="radio" name="tier""#).count(), 3, "a radio card per tier");
+    assert!(page.body.contains(">Book tickets</button>"), "the button names the order once one is chosen");
+    for text in ["TechKraft Live", "Saturday 19 June 2027, 20:00", "TechKraft Arena, Main Hall"] {
+        assert!(page.body.contains(text), "the concert at a glance lacks {text:?}");
     }
     assert!(page.body.contains("/static/htmx.min.js"));
 
@@ -327,19 +332,26 @@ async fn the_pages_show_the_concert_and_its_tiers(backend: Backend) {
     assert_eq!(fragment.status, 200);
     assert!(fragment.body.contains(r#"hx-get="/availability""#));
     assert!(fragment.body.contains(r#"hx-trigger="every 5s""#));
-    assert!(!fragment.body.contains("<form"), "polling must not replace the forms");
-    assert!(!fragment.body.contains("<button"), "no tier is sold out, no button is touched");
+    assert!(!fragment.body.contains("<form"), "polling must not replace the form");
+    assert_eq!(
+        fragment.body.matches(r#"data-hx-swap-oob="true""#).count(),
+        3,
+        "each tier's seats, out of band"
+    );
+    assert!(!fragment.body.contains("<input"), "no tier is sold out, no radio is touched");
     app.set_available("vip", 0);
     let sold_out = app.get("/availability").await;
+    let radio = r#"<input class="tier-radio" type="radio" name="tier" id="pick-vip" value="vip""#;
+    assert!(sold_out.body.contains(radio), "{}", sold_out.body);
+    assert!(sold_out.body.contains(r#"required disabled data-hx-swap-oob="true">"#), "{}", sold_out.body);
+    assert_eq!(sold_out.body.matches("<input").count(), 1, "only the sold-out tier's radio");
+    assert!(!sold_out.body.contains("checked"), "the poll never chooses for the visitor");
+    let page = app.get("/").await.body;
     assert!(
-        sold_out.body.contains(
-            r#"<button type="submit" id="book-vip" data-hx-swap-oob="true" disabled>Sold out</button>"#
-        ),
-        "{}",
-        sold_out.body
+        page.contains(r#"id="pick-vip" value="vip""#) && page.contains(r#"required disabled>"#),
+        "{page}"
     );
-    assert_eq!(sold_out.body.matches("<button").count(), 1, "only the sold-out tier's button");
-    assert!(app.get("/").await.body.contains(r#"id="book-vip" disabled>Sold out<"#));
+    assert!(page.contains(r#"<span class="tier-seats" data-available="0">Sold out</span>"#));
     app.set_available("vip", 100);
     assert!(!fragment.body.contains("<html"));
 
@@ -348,7 +360,8 @@ async fn the_pages_show_the_concert_and_its_tiers(backend: Backend) {
     assert!(!basic.body.contains("<script"), "/basic has no scripts");
     assert!(!basic.body.contains("stylesheet"), "/basic has no external CSS");
     assert!(basic.body.contains("<title>"));
-    assert_eq!(basic.body.matches("<form").count(), 3);
+    assert_eq!(basic.body.matches("<form").count(), 1, "one plain form");
+    assert_eq!(basic.body.matches(r#"type="radio" name="tier""#).count(), 3);
 
     assert_eq!(app.get("/bookings/TK-2222-2222-22").await.status, 404);
     assert_eq!(app.get("/bookings/not-a-reference").await.status, 404);
@@ -384,8 +397,12 @@ async fn htmx_bookings_answer_in_place_with_fresh_availability(backend: Backend)
     let booking = &app.bookings()[0];
     assert!(answer.body.contains(&booking.reference));
     assert!(answer.body.contains("$200.00"));
-    assert!(answer.body.contains(r#"hx-swap-oob="true""#), "availability updates out of band");
-    assert!(answer.body.contains("98 left"));
+    assert!(answer.body.contains(r#"<form id="booking-form""#), "the form again, with the result");
+    assert!(answer.body.contains("98 left"), "its cards show fresh availability");
+    assert!(
+        answer.body.contains(r#"id="pick-vip" value="vip""#) && answer.body.contains(" checked"),
+        "the tier stays chosen"
+    );
     assert!(!answer.body.contains(&f[4].1), "the next submit gets a fresh idempotency key");
 
     app.set_available("front-row", 1);
@@ -393,6 +410,23 @@ async fn htmx_bookings_answer_in_place_with_fresh_availability(backend: Backend)
     let refused = app.book_htmx(&g).await;
     assert_eq!(refused.status, 409);
     assert!(refused.body.contains("Only 1 left") && !refused.body.contains("<html"));
+    assert!(refused.body.contains(r#"id="pick-front-row" value="front-row""#));
+    assert!(
+        refused.body.contains(
+            r#"value="2" required aria-describedby="quantity-help form-error" aria-invalid="true""#
+        )
+    );
+
+    // No tier chosen (the browser's `required` bypassed): the form again, naming the choice.
+    let mut none = form("", "1");
+    none[0].1 = String::new();
+    let unchosen = app.book_htmx(&none).await;
+    assert_eq!(unchosen.status, 422);
+    assert!(
+        unchosen.body.contains(r#"<form id="booking-form""#)
+            && unchosen.body.contains("Choose a ticket tier.")
+    );
+    assert!(!unchosen.body.contains(" checked"), "nothing chosen for the visitor");
 }
 
 both_backends!(

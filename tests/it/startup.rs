@@ -32,6 +32,7 @@ fn bad_settings_stop_the_server_with_one_line_naming_the_variable() {
         ("PAYMENT_DELAY_MS", "500-100"),
         ("HOLD_TTL_SECS", "soon"),
         ("BIND_ADDR", "everywhere"),
+        ("EVENT_STARTS_AT", "next Saturday at eight"),
     ] {
         let output = start_with(&[(variable, value)]);
         assert!(!output.status.success(), "{variable}={value} must not start");
