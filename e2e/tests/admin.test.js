@@ -85,11 +85,11 @@ test('set seats, race for the last one, see the audit, reset, sign out', { timeo
 
     const resetForm = admin.locator('form[action="/admin/reset"]', { has: admin.locator('input[value="vip"]') });
     const resetQuestion = await submitAndConfirm(admin, resetForm);
-    assert.match(resetQuestion, /Reset VIP\? 1 held or confirmed seat\(s\) will be voided/);
+    assert.match(resetQuestion, /Reset VIP\? 1 held or confirmed seat\(s\) will be freed: 1 paid booking\(s\) will be refunded \(\$100\.00\)/);
     assert.equal((await availability(server.url)).vip, 100);
     assert.match(await row(admin, '#audit tbody tr:first-child'), /reset tier VIP/);
 
-    await Promise.all([admin.waitForURL((u) => u.pathname === '/admin/login'), admin.click('text=Sign out')]);
+    await Promise.all([admin.waitForURL((u) => u.pathname === '/admin/login'), admin.getByRole('button', { name: 'Sign out', exact: true }).click()]);
     await admin.goto(`${server.url}/admin`);
     assert.equal(new URL(admin.url()).pathname, '/admin/login', 'signed out');
 

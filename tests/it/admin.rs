@@ -409,13 +409,7 @@ async fn without_admin_password_one_is_generated_and_logged_once_at_warn() {
     assert!(password.len() >= 16);
     assert_eq!(log.matches(password).count(), 1, "the password appears once in the log");
 
-    let app = crate::common::TestApp {
-        address: server.address.clone(),
-        pool: pool_for(&database_url),
-        gateway: std::sync::Arc::new(crate::common::CountingGateway::default()),
-        client: crate::common::client(),
-        database: None,
-    };
+    let app = crate::common::TestApp::attach(&server.address, &database_url);
     assert_eq!(app.try_sign_in(password).await.status, 303);
     assert_eq!(app.try_sign_in("correct horse battery staple").await.status, 401);
 }

@@ -185,6 +185,18 @@ pub async fn spawn_app_on(database_url: &str, overrides: &[(&str, &str)]) -> Tes
 }
 
 impl TestApp {
+    /// A handle on a server running elsewhere (a child process) on `database_url`, to talk to
+    /// it and look into its database.
+    pub fn attach(address: &str, database_url: &str) -> TestApp {
+        TestApp {
+            address: address.to_owned(),
+            pool: build_pool(&test_settings(database_url, &[])).expect("pool"),
+            gateway: Arc::new(CountingGateway::default()),
+            client: client(),
+            database: None,
+        }
+    }
+
     /// A database connection for looking at (or arranging) rows.
     pub fn conn(&self) -> r2d2::PooledConnection<diesel::r2d2::ConnectionManager<DbConnection>> {
         self.pool.get().expect("test connection")
