@@ -163,47 +163,41 @@ pub fn confirm(
 
 /// Records a declined payment and gives the held seats back.
 pub fn release(conn: &mut DbConnection, booking: &Booking, reason: &str, now: i64) -> Result<(), DbError> {
-    // The status read here can change before the compare-and-set below (the sweeper or a
-    // reset); then the transaction rolls back and the next round sees the new status.
-    for _ in 0..3 {
-        let released = write_transaction(conn, |c| {
-            let current = Booking::by_id(c, &booking.id)?.ok_or(DieselError::NotFound)?;
-            if current.status == BookingStatus::Held {
-                // Lock order: the tier first, then the booking.
-                Tier::return_seats(c, &booking.tier_id, booking.quantity)?;
-            }
-            // Already expired or voided: the seats went back then. Keep the decline on record.
-            if !Booking::transition(c, &booking.id, current.status, BookingStatus::PaymentFailed, now)? {
-                return Err(DbError::Query(DieselError::RollbackTransaction));
-            }
-            Booking::record_payment(c, &booking.id, None, Some(reason))?;
-            Ok(())
-        });
-        match released {
-            Err(DbError::Query(DieselError::RollbackTransaction)) => continue,
-            other => return other,
+    write_transaction(conn, |c| {
+        // Lock order: the tier first. Holding it, no reset or sweep can change this booking
+        // between the read below and the compare-and-set.
+        Tier::lock(c, &booking.tier_id)?;
+        let current = Booking::by_id(c, &booking.id)?.ok_or(DieselError::NotFound)?;
+        // Already expired or voided: the seats went back then. Keep the decline on record.
+        if !Booking::transition(c, &booking.id, current.status, BookingStatus::PaymentFailed, now)? {
+            return Err(DbError::Query(DieselError::RollbackTransaction));
         }
-    }
-    Err(DbError::Query(DieselError::RollbackTransaction))
+        if current.status == BookingStatus::Held {
+            Tier::return_seats(c, &booking.tier_id, booking.quantity)?;
+        }
+        Booking::record_payment(c, &booking.id, None, Some(reason))?;
+        Ok(())
+    })
 }
 
 /// Returns the seats of holds older than their expiry (`held → expired`), at most 500 per call,
 /// and returns the bookings it expired. Safe to run in several processes at once.
 pub fn sweep(conn: &mut DbConnection, now: i64) -> Result<Vec<Booking>, DbError> {
     write_transaction(conn, |c| {
-        let mut holds = Booking::expired_holds(c, now, 500)?;
-        // Lock order: tiers in id order (as a reset of all tiers takes them), each before its
-        // bookings.
-        holds.sort_by(|a, b| a.tier_id.cmp(&b.tier_id));
+        let holds = Booking::expired_holds(c, now, 500)?;
+        // Lock order: the tiers first, in id order (as a reset of all tiers takes them), then
+        // each booking's compare-and-set, which fails for a hold settled in the meantime.
+        let mut tiers: Vec<&str> = holds.iter().map(|h| h.tier_id.as_str()).collect();
+        tiers.sort_unstable();
+        tiers.dedup();
+        for tier in tiers {
+            Tier::lock(c, tier)?;
+        }
         let mut expired = Vec::new();
         for hold in holds {
-            Tier::return_seats(c, &hold.tier_id, hold.quantity)?;
             if Booking::transition(c, &hold.id, BookingStatus::Held, BookingStatus::Expired, now)? {
+                Tier::return_seats(c, &hold.tier_id, hold.quantity)?;
                 expired.push(hold);
-            } else {
-                // Settled meanwhile by another process: undo the return (this transaction
-                // holds the tier row, so the seats are still there to take).
-                Tier::take_seats(c, &hold.tier_id, hold.quantity)?;
             }
         }
         Ok(expired)

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use actix_rt::net::TcpSocket;
 use futures_util::future::join_all;
 use rand::Rng;
 
