@@ -134,6 +134,8 @@ impl PaymentGateway for SimulatedGateway {
     }
 
     fn refund(&self, charge_id: &str, amount_cents: i64, idempotency_key: &str) -> RefundFuture {
+        // A refund takes as long as a charge; the outcome is decided when the call arrives.
+        let delay = self.delay.sample();
         let result = match self.ledger.find(idempotency_key) {
             Some(refund_id) => {
                 log::info!("refund {idempotency_key} was already made ({refund_id}); answering it again");
@@ -153,7 +155,12 @@ impl PaymentGateway for SimulatedGateway {
                 }
             }
         };
-        Box::pin(async move { result })
+        Box::pin(async move {
+            if delay > Duration::ZERO {
+                tokio::time::sleep(delay).await;
+            }
+            result
+        })
     }
 }
 

@@ -135,6 +135,8 @@ pub struct Settings {
     pub payment_delay: DelayRange,
     /// Probability that a simulated refund fails (to exercise the retries).
     pub payment_refund_failure_rate: f64,
+    /// The first retry of a failed refund; each later one waits twice as long (at most 5 min).
+    pub refund_retry_base: Duration,
     /// Where the simulated gateway records refunds, shared by every process (simulation only).
     pub payment_ledger: Option<std::path::PathBuf>,
     pub hold_ttl: Duration,
@@ -249,6 +251,13 @@ impl Settings {
             });
         }
         let payment_ledger = get("PAYMENT_LEDGER").map(std::path::PathBuf::from);
+        let refund_retry_base_ms: u64 = parse("REFUND_RETRY_BASE_MS", get("REFUND_RETRY_BASE_MS"), 1000)?;
+        if !(1..=300_000).contains(&refund_retry_base_ms) {
+            return Err(SettingsError {
+                variable: "REFUND_RETRY_BASE_MS",
+                fault: "must be 1..=300000".into(),
+            });
+        }
 
         let hold_ttl_secs: u64 = parse("HOLD_TTL_SECS", get("HOLD_TTL_SECS"), 120)?;
         if !(1..=86_400).contains(&hold_ttl_secs) {
@@ -325,6 +334,7 @@ impl Settings {
             payment_delay,
             payment_refund_failure_rate,
             payment_ledger,
+            refund_retry_base: Duration::from_millis(refund_retry_base_ms),
             hold_ttl: Duration::from_secs(hold_ttl_secs),
             max_tickets_per_booking,
             poll_seconds,

@@ -3,7 +3,7 @@
 
 use diesel::QueryResult;
 
-use crate::db::models::{AuditEntry, Booking, BookingStatus, Refund, Tier};
+use crate::db::models::{AuditEntry, Booking, BookingStatus, Refund, RefundStatus, Tier};
 use crate::db::{DbConnection, DbError, write_transaction};
 
 /// One tier's figures.
@@ -18,12 +18,39 @@ pub struct TierFigures {
     pub revenue_cents: i64,
 }
 
+/// Refunds by state: how many, and how much.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefundFigures {
+    /// Owed and not yet tried, or waiting for a retry that has not failed yet.
+    pub owed: (i64, i64),
+    /// Owed, and the gateway has refused at least once.
+    pub failing: (i64, i64),
+    pub done: (i64, i64),
+}
+
+impl RefundFigures {
+    fn of(refunds: &[Refund]) -> Self {
+        let mut figures = Self::default();
+        for r in refunds {
+            let slot = match (r.status, &r.last_error) {
+                (RefundStatus::Done, _) => &mut figures.done,
+                (RefundStatus::Owed, Some(_)) => &mut figures.failing,
+                (RefundStatus::Owed, None) => &mut figures.owed,
+            };
+            slot.0 += 1;
+            slot.1 += r.amount_cents;
+        }
+        figures
+    }
+}
+
 /// What the admin dashboard shows.
 #[derive(Debug, Clone)]
 pub struct Dashboard {
     pub figures: Vec<TierFigures>,
     /// The figures of all tiers added up.
     pub totals: TierFigures,
+    pub refunds: RefundFigures,
     pub recent: Vec<Booking>,
     pub audit: Vec<AuditEntry>,
 }
@@ -90,6 +117,7 @@ pub fn dashboard(conn: &mut DbConnection) -> QueryResult<Dashboard> {
     Ok(Dashboard {
         totals: totals(&figures),
         figures,
+        refunds: RefundFigures::of(&Refund::all(conn)?),
         recent: Booking::recent(conn, 20)?,
         audit: AuditEntry::recent(conn, 50)?,
     })

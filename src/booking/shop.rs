@@ -24,6 +24,8 @@ pub struct Shop {
     pub(super) metrics: Arc<Metrics>,
     /// Wakes the refund worker when a refund is recorded.
     pub(super) refunds_due: Arc<tokio::sync::Notify>,
+    /// The first retry of a failed refund; later ones double.
+    pub(super) refund_retry_base: Duration,
 }
 
 /// The connection pool's state, for `/metrics`.
@@ -44,7 +46,20 @@ impl Shop {
         hold_ttl: Duration,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self { pool, gateway, hold_ttl, metrics, refunds_due: Arc::default() }
+        Self {
+            pool,
+            gateway,
+            hold_ttl,
+            metrics,
+            refunds_due: Arc::default(),
+            refund_retry_base: Duration::from_secs(1),
+        }
+    }
+
+    /// Sets the first retry delay of a failed refund (`REFUND_RETRY_BASE_MS`).
+    pub fn with_refund_retry_base(mut self, base: Duration) -> Self {
+        self.refund_retry_base = base;
+        self
     }
 
     /// Runs `f` on a pooled connection on the blocking thread pool: Diesel is synchronous

@@ -89,10 +89,18 @@ pub struct AuditRow {
     pub after: String,
 }
 
+/// One line of the refunds panel.
+pub struct RefundRow {
+    pub state: &'static str,
+    pub count: String,
+    pub amount: String,
+}
+
 /// The dashboard's rows.
 pub struct DashboardView {
     pub tiers: Vec<TierRow>,
     pub totals: TierRow,
+    pub refunds: Vec<RefundRow>,
     pub recent: Vec<RecentRow>,
     pub audit: Vec<AuditRow>,
 }
@@ -102,6 +110,14 @@ impl DashboardView {
         Self {
             tiers: d.figures.iter().map(TierRow::new).collect(),
             totals: TierRow::new(&d.totals),
+            refunds: [
+                ("Owed", d.refunds.owed),
+                ("Failing, retrying", d.refunds.failing),
+                ("Paid", d.refunds.done),
+            ]
+            .into_iter()
+            .map(|(state, (n, cents))| RefundRow { state, count: count(n), amount: usd(cents) })
+            .collect(),
             recent: d
                 .recent
                 .iter()

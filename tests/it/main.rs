@@ -13,6 +13,7 @@ mod holds;
 mod hostile;
 mod migrations;
 mod outage;
+mod refunds;
 mod rush;
 mod security;
 mod startup;

@@ -8,7 +8,7 @@ use askama::Template;
 use super::session::AdminSession;
 use crate::error::AppError;
 use crate::routes::{AppState, assets, html, see_other};
-use crate::views::admin::{AuditRow, DashboardView, RecentRow, TierRow};
+use crate::views::admin::{AuditRow, DashboardView, RecentRow, RefundRow, TierRow};
 
 #[derive(Template)]
 #[template(path = "admin/dashboard.html")]
@@ -17,6 +17,7 @@ struct DashboardPage {
     csrf_token: String,
     tiers: Vec<TierRow>,
     totals: TierRow,
+    refunds: Vec<RefundRow>,
     recent: Vec<RecentRow>,
     audit: Vec<AuditRow>,
     error: Option<String>,
@@ -35,6 +36,7 @@ pub async fn render(
         csrf_token: session.csrf.clone(),
         tiers: view.tiers,
         totals: view.totals,
+        refunds: view.refunds,
         recent: view.recent,
         audit: view.audit,
         error,
