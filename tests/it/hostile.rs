@@ -176,7 +176,8 @@ async fn random_requests_never_break_the_server_or_the_seat_counts(backend: Back
         }
     }
     // The cases a hostile test once got through, each with its own answer.
-    let named: [(&str, &str, String, &[(&str, &str)], u16); 4] = [
+    type Case<'a> = (&'a str, &'a str, String, &'a [(&'a str, &'a str)], u16);
+    let named: [Case; 4] = [
         (
             "/bookings",
             "application/x-www-form-urlencoded",
