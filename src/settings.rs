@@ -142,6 +142,8 @@ pub struct Settings {
     pub hold_ttl: Duration,
     pub max_tickets_per_booking: u32,
     pub poll_seconds: u32,
+    /// How old the per-process availability snapshot may be.
+    pub availability_max_age: Duration,
     pub cors_allowed_origins: Vec<String>,
     pub rate_limit_bookings_per_min: u32,
     pub rate_limit_signin_per_min: u32,
@@ -276,6 +278,15 @@ impl Settings {
             return Err(SettingsError { variable: "POLL_SECONDS", fault: "must be 1..=3600".into() });
         }
 
+        let availability_max_age_ms: u64 =
+            parse("AVAILABILITY_MAX_AGE_MS", get("AVAILABILITY_MAX_AGE_MS"), 500)?;
+        if availability_max_age_ms > 60_000 {
+            return Err(SettingsError {
+                variable: "AVAILABILITY_MAX_AGE_MS",
+                fault: "must be 0..=60000".into(),
+            });
+        }
+
         let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")
             .unwrap_or_else(|| "http://localhost:5173,http://127.0.0.1:5173".into())
             .split(',')
@@ -338,6 +349,7 @@ impl Settings {
             hold_ttl: Duration::from_secs(hold_ttl_secs),
             max_tickets_per_booking,
             poll_seconds,
+            availability_max_age: Duration::from_millis(availability_max_age_ms),
             cors_allowed_origins,
             rate_limit_bookings_per_min,
             rate_limit_signin_per_min,
@@ -387,6 +399,7 @@ mod tests {
         assert_eq!(s.hold_ttl, Duration::from_secs(120));
         assert_eq!(s.max_tickets_per_booking, 10);
         assert_eq!(s.poll_seconds, 5);
+        assert_eq!(s.availability_max_age, Duration::from_millis(500));
         assert_eq!(s.cors_allowed_origins, ["http://localhost:5173", "http://127.0.0.1:5173"]);
         assert_eq!(s.rate_limit_bookings_per_min, 60);
         assert_eq!(s.rate_limit_signin_per_min, 10);

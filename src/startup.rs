@@ -68,7 +68,8 @@ impl Application {
 
         let metrics = Arc::new(Metrics::default());
         let shop = Shop::new(pool, gateway, settings.hold_ttl, metrics.clone())
-            .with_refund_retry_base(settings.refund_retry_base);
+            .with_refund_retry_base(settings.refund_retry_base)
+            .with_availability_max_age(settings.availability_max_age);
         let limits = Limits {
             bookings: RateLimiter::new(settings.rate_limit_bookings_per_min),
             sign_in: RateLimiter::new(settings.rate_limit_signin_per_min),

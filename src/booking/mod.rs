@@ -9,6 +9,8 @@
 //! - `admin`: the box-office operations and their figures.
 
 pub mod admin;
+pub mod availability;
+mod batcher;
 mod error;
 mod refunds;
 pub mod sessions;

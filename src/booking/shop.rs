@@ -6,10 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::admin::{self, AdminError, Dashboard, TierFigures};
+use super::availability::{Availability, Snapshot};
+use super::batcher::Batcher;
 use super::steps::{self, Reservation, Settlement};
 use super::{BookingError, BookingRequest, Buyer, Reference};
 use crate::clock::now_millis;
 use crate::db::models::{AuditEntry, Booking, BookingStatus, Refund, Tier};
+use crate::db::reserve::Reserved;
 use crate::db::{DbConnection, DbError, DbPool};
 use crate::metrics::{BookingOutcome, Metrics};
 use crate::payment::PaymentGateway;
@@ -26,6 +29,10 @@ pub struct Shop {
     pub(super) refunds_due: Arc<tokio::sync::Notify>,
     /// The first retry of a failed refund; later ones double.
     pub(super) refund_retry_base: Duration,
+    /// The tiers as this process last saw them (see `availability.rs`).
+    availability: Arc<Availability>,
+    /// Per-tier reservation batches (see `batcher.rs`).
+    batcher: Arc<Batcher>,
 }
 
 /// The connection pool's state, for `/metrics`.
@@ -47,13 +54,21 @@ impl Shop {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
+            batcher: Arc::new(Batcher::new(pool.clone())),
             pool,
             gateway,
             hold_ttl,
             metrics,
             refunds_due: Arc::default(),
             refund_retry_base: Duration::from_secs(1),
+            availability: Arc::new(Availability::new(Duration::from_millis(500))),
         }
+    }
+
+    /// Sets how old the availability snapshot may be (`AVAILABILITY_MAX_AGE_MS`).
+    pub fn with_availability_max_age(mut self, max_age: Duration) -> Self {
+        self.availability = Arc::new(Availability::new(max_age));
+        self
     }
 
     /// Sets the first retry delay of a failed refund (`REFUND_RETRY_BASE_MS`).
@@ -107,9 +122,21 @@ impl Shop {
 
     /// The attempt's result, and whether it was a replay of an earlier one.
     async fn book_inner(&self, request: BookingRequest) -> (Result<Booking, BookingError>, bool) {
-        let hold_ttl = self.hold_ttl;
-        let req = request.clone();
-        let reservation = self.with_conn(move |c| steps::reserve(c, &req, now_millis(), hold_ttl)).await;
+        // Sold out as far as this process can tell (within AVAILABILITY_MAX_AGE_MS): answered
+        // from memory, without a database write on the hot row.
+        if let Some(refused) = self.refuse_from_memory(&request).await {
+            return refused;
+        }
+        let hold = steps::held_booking(&request, now_millis(), self.hold_ttl);
+        let reservation = match self.batcher.reserve(hold).await {
+            Ok(Reserved::Held(booking)) => Ok(Reservation::Held(booking)),
+            Ok(Reserved::KeyExists(earlier)) => Ok(Reservation::Replay(earlier)),
+            Ok(Reserved::UnknownTier) => Err(BookingError::UnknownTier),
+            Ok(Reserved::NotEnough { available }) => {
+                Err(BookingError::NotEnoughSeats { requested: request.quantity.as_i32(), available })
+            }
+            Err(e) => Err(BookingError::from(e)),
+        };
         let held = match reservation {
             Ok(Reservation::Held(booking)) => booking,
             Ok(Reservation::Replay(earlier)) => {
@@ -120,8 +147,32 @@ impl Shop {
             }
             Err(e) => return (Err(e), false),
         };
+        self.availability.apply(&held.tier_id, -held.quantity);
         log::info!("{}: {} seat(s) of {} held", held.reference, held.quantity, held.tier_id);
         (self.pay(held).await, false)
+    }
+
+    /// A request the snapshot shows cannot fit: `409` at memory speed. A repeated key gets its
+    /// first attempt's answer instead (one indexed read, no write); if the database cannot
+    /// answer that, the snapshot's answer stands.
+    async fn refuse_from_memory(
+        &self,
+        request: &BookingRequest,
+    ) -> Option<(Result<Booking, BookingError>, bool)> {
+        let snapshot = self.availability.fresh()?;
+        let available = snapshot.tier(request.tier.as_str())?.available;
+        if available >= request.quantity.as_i32() {
+            return None;
+        }
+        if request.idempotency_key.is_some() {
+            let req = request.clone();
+            if let Ok(Some(earlier)) = self.with_conn(move |c| steps::earlier_attempt(c, &req)).await {
+                let result = self.replay(request, earlier).await;
+                let replayed = !matches!(result, Err(BookingError::KeyReused));
+                return Some((result, replayed));
+            }
+        }
+        Some((Err(BookingError::NotEnoughSeats { requested: request.quantity.as_i32(), available }), false))
     }
 
     async fn pay(&self, held: Booking) -> Result<Booking, BookingError> {
@@ -148,7 +199,11 @@ impl Shop {
             Err(declined) => {
                 log::info!("{}: payment declined ({})", held.reference, declined.reason);
                 let (booking, reason) = (held.clone(), declined.reason.clone());
-                self.with_conn(move |c| steps::release(c, &booking, &reason, now_millis())).await?;
+                let released =
+                    self.with_conn(move |c| steps::release(c, &booking, &reason, now_millis())).await?;
+                if released {
+                    self.availability.apply(&held.tier_id, held.quantity);
+                }
                 Err(BookingError::PaymentDeclined { reason: declined.reason, reference: held.reference })
             }
         }
@@ -260,8 +315,14 @@ impl Shop {
         }
     }
 
+    /// The availability snapshot, at most `AVAILABILITY_MAX_AGE_MS` old.
+    pub async fn availability(&self) -> Result<Arc<Snapshot>, DbError> {
+        self.availability.get(|| self.with_conn(|c| Tier::all(c).map_err(DbError::from))).await
+    }
+
+    /// The tiers, from the availability snapshot.
     pub async fn tiers(&self) -> Result<Vec<Tier>, DbError> {
-        self.with_conn(|c| Tier::all(c).map_err(DbError::from)).await
+        Ok(self.availability().await?.tiers.clone())
     }
 
     /// A booking by its reference, with its refund if one is owed or paid.

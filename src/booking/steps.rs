@@ -58,7 +58,7 @@ pub fn reserve(
     Err(BookingError::NoFreeReference)
 }
 
-fn earlier_attempt(
+pub fn earlier_attempt(
     conn: &mut DbConnection,
     request: &BookingRequest,
 ) -> Result<Option<Booking>, BookingError> {
@@ -69,7 +69,7 @@ fn earlier_attempt(
 }
 
 /// The booking row a reservation writes (the price is filled in from the tier).
-fn held_booking(request: &BookingRequest, now: i64, hold_ttl: Duration) -> Booking {
+pub fn held_booking(request: &BookingRequest, now: i64, hold_ttl: Duration) -> Booking {
     let (name, email, user_id) = match &request.buyer {
         Buyer::Web { name, email } => (name.as_str().to_owned(), email.as_str().to_owned(), None),
         Buyer::Api { user_id } => (user_id.clone(), String::new(), Some(user_id.clone())),
@@ -161,8 +161,9 @@ pub fn confirm(
     })
 }
 
-/// Records a declined payment and gives the held seats back.
-pub fn release(conn: &mut DbConnection, booking: &Booking, reason: &str, now: i64) -> Result<(), DbError> {
+/// Records a declined payment and gives the held seats back; true if seats went back (false
+/// if an expiry or a reset had already returned them).
+pub fn release(conn: &mut DbConnection, booking: &Booking, reason: &str, now: i64) -> Result<bool, DbError> {
     write_transaction(conn, |c| {
         // Lock order: the tier first. Holding it, no reset or sweep can change this booking
         // between the read below and the compare-and-set.
@@ -172,11 +173,12 @@ pub fn release(conn: &mut DbConnection, booking: &Booking, reason: &str, now: i6
         if !Booking::transition(c, &booking.id, current.status, BookingStatus::PaymentFailed, now)? {
             return Err(DbError::Query(DieselError::RollbackTransaction));
         }
-        if current.status == BookingStatus::Held {
+        let held = current.status == BookingStatus::Held;
+        if held {
             Tier::return_seats(c, &booking.tier_id, booking.quantity)?;
         }
         Booking::record_payment(c, &booking.id, None, Some(reason))?;
-        Ok(())
+        Ok(held)
     })
 }
 

@@ -12,6 +12,27 @@ impl Booking {
         diesel::insert_into(bookings::table).values(self.clone()).execute(conn).map(|_| ())
     }
 
+    /// Inserts many bookings in one statement.
+    pub fn insert_all(conn: &mut DbConnection, rows: Vec<Booking>) -> QueryResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // `MultiConnection` has no multi-row insert; each backend has.
+        match conn {
+            DbConnection::Pg(pg) => diesel::insert_into(bookings::table).values(rows).execute(pg),
+            DbConnection::Sqlite(sqlite) => diesel::insert_into(bookings::table).values(rows).execute(sqlite),
+        }
+        .map(|_| ())
+    }
+
+    /// The bookings that carry any of `keys`.
+    pub fn by_idempotency_keys(conn: &mut DbConnection, keys: &[&str]) -> QueryResult<Vec<Booking>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        bookings::table.filter(bookings::idempotency_key.eq_any(keys)).select(Booking::as_select()).load(conn)
+    }
+
     pub fn by_reference(conn: &mut DbConnection, reference: &str) -> QueryResult<Option<Booking>> {
         bookings::table
             .filter(bookings::reference.eq(reference))

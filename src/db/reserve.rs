@@ -56,6 +56,81 @@ fn priced(mut hold: Booking, unit_price_cents: i64) -> Booking {
     hold
 }
 
+/// Reserves several holds of one tier in one transaction (group commit): one conditional
+/// update for the sum and one multi-row insert when they all fit; when they do not, the tier row
+/// is locked and the holds are served in arrival order, each taking seats if they still fit
+/// (so the first comers get the last seats; a later, smaller request can take seats an earlier,
+/// larger one could not use). Holds whose idempotency key is already on a booking are answered
+/// `KeyExists` and take nothing.
+///
+/// All holds must be for the same tier and carry distinct idempotency keys. A unique violation
+/// (a key or reference committed concurrently by another process) fails the whole batch, and
+/// the caller reserves those holds one by one.
+pub fn reserve_batch(conn: &mut DbConnection, holds: Vec<Booking>) -> QueryResult<Vec<Reserved>> {
+    write_transaction(conn, |c| {
+        let keys: Vec<&str> = holds.iter().filter_map(|h| h.idempotency_key.as_deref()).collect();
+        let known = Booking::by_idempotency_keys(c, &keys)?;
+        let mut answers: Vec<Option<Reserved>> = holds
+            .iter()
+            .map(|h| {
+                let key = h.idempotency_key.as_deref()?;
+                known
+                    .iter()
+                    .find(|b| b.idempotency_key.as_deref() == Some(key))
+                    .cloned()
+                    .map(Reserved::KeyExists)
+            })
+            .collect();
+        let Some(tier_id) = holds.first().map(|h| h.tier_id.clone()) else { return Ok(Vec::new()) };
+        let wanted: i32 =
+            holds.iter().zip(&answers).filter(|(_, a)| a.is_none()).map(|(h, _)| h.quantity).sum();
+
+        // The usual case while seats last: everything fits, one update.
+        let fits = wanted > 0 && Tier::take_seats(c, &tier_id, wanted)?;
+        if !fits {
+            // Lock the row, then serve in arrival order what still fits.
+            let Some(tier) = Tier::lock(c, &tier_id)? else {
+                return Ok(answers.into_iter().map(|a| a.unwrap_or(Reserved::UnknownTier)).collect());
+            };
+            let mut left = tier.available;
+            let mut taken = 0;
+            for (hold, answer) in holds.iter().zip(answers.iter_mut()) {
+                if answer.is_some() {
+                    continue;
+                }
+                if hold.quantity <= left {
+                    left -= hold.quantity;
+                    taken += hold.quantity;
+                } else {
+                    *answer = Some(Reserved::NotEnough { available: left });
+                }
+            }
+            if taken > 0 && !Tier::take_seats(c, &tier_id, taken)? {
+                return Err(DieselError::RollbackTransaction); // impossible under the row lock
+            }
+        }
+        let price = match Tier::find(c, &tier_id)? {
+            Some(tier) => tier.price_cents,
+            None => return Ok(answers.into_iter().map(|a| a.unwrap_or(Reserved::UnknownTier)).collect()),
+        };
+        let mut rows = Vec::new();
+        let answers: Vec<Reserved> = holds
+            .into_iter()
+            .zip(answers)
+            .map(|(hold, answer)| match answer {
+                Some(done) => done,
+                None => {
+                    let booking = priced(hold, price);
+                    rows.push(booking.clone());
+                    Reserved::Held(booking)
+                }
+            })
+            .collect();
+        Booking::insert_all(c, rows)?;
+        Ok(answers)
+    })
+}
+
 /// SQLite: one `BEGIN IMMEDIATE` transaction that checks the key, reads the tier, takes the
 /// seats with the conditional update and writes the booking (a failed insert rolls the seats
 /// back with it).

@@ -70,22 +70,28 @@ impl ResponseError for ApiError {
     }
 }
 
+/// The tiers, from the availability snapshot: serialised once per snapshot, `304` while
+/// nothing changed.
 #[get("/tickets")]
-pub async fn tickets(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let tiers = state.shop.tiers().await.map_err(AppError::from)?;
-    let body: Vec<Value> = tiers
-        .iter()
-        .map(|t| {
-            json!({
-                "id": t.id,
-                "name": t.name,
-                "price": whole_dollars(t.price_cents),
-                "quantity": t.capacity,
-                "available": t.available,
+pub async fn tickets(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let snapshot = state.shop.availability().await.map_err(AppError::from)?;
+    let body = snapshot.json.get_or_init(|| {
+        let tiers: Vec<Value> = snapshot
+            .tiers
+            .iter()
+            .map(|t| {
+                json!({
+                    "id": t.id,
+                    "name": t.name,
+                    "price": whole_dollars(t.price_cents),
+                    "quantity": t.capacity,
+                    "available": t.available,
+                })
             })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body))
+            .collect();
+        Value::Array(tiers).to_string().into_bytes()
+    });
+    Ok(super::revalidated(&req, &snapshot.etag, "application/json", body))
 }
 
 /// The booking as `POST /api/bookings` reports it (the original's fields, plus status).

@@ -78,6 +78,24 @@ pub fn same_site_only(req: &HttpRequest) -> Result<(), AppError> {
     Ok(())
 }
 
+/// An answer rendered from the availability snapshot: `304 Not Modified` when the client's
+/// `If-None-Match` names this snapshot's counts, else the bytes with their `ETag`. Browsers
+/// revalidate every time (`no-cache`), so a poll costs a 304 until a seat count changes.
+pub fn revalidated(req: &HttpRequest, etag: &str, content_type: &'static str, body: &[u8]) -> HttpResponse {
+    let matches =
+        req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|tags| {
+            tags.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag || tag.trim() == "*")
+        });
+    let mut response = if matches { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    response
+        .insert_header((header::ETAG, etag.to_owned()))
+        .insert_header((header::CACHE_CONTROL, "no-cache, private"));
+    if matches {
+        return response.finish();
+    }
+    response.content_type(content_type).body(body.to_vec())
+}
+
 /// A `303 See Other` to `location`.
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_owned())).finish()

@@ -1,12 +1,11 @@
 //! The customer pages: the concert (`/`), the no-JS page (`/basic`), the polled availability
 //! fragment and the booking confirmation.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::{AppState, html};
+use super::AppState;
 use crate::booking::Reference;
 use crate::error::AppError;
 use crate::event::Event;
@@ -91,18 +90,17 @@ pub async fn basic(state: web::Data<AppState>) -> Result<BasicPage, AppError> {
     Ok(BasicPage::new(&state.settings, tiers, form, None))
 }
 
+/// The fragment `/` polls: rendered once per snapshot, `304` while nothing changed.
 #[get("/availability")]
-pub async fn availability(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let tiers = TierView::all(&state.shop.tiers().await?);
-    let mut response = html(
-        StatusCode::OK,
-        &AvailabilityFragment { tiers, poll_seconds: state.settings.poll_seconds, oob: true },
-    )?;
-    response.headers_mut().insert(
-        actix_web::http::header::CACHE_CONTROL,
-        actix_web::http::header::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+pub async fn availability(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let snapshot = state.shop.availability().await?;
+    if snapshot.fragment.get().is_none() {
+        let tiers = TierView::all(&snapshot.tiers);
+        let fragment = AvailabilityFragment { tiers, poll_seconds: state.settings.poll_seconds, oob: true };
+        let _ = snapshot.fragment.set(fragment.render()?.into_bytes());
+    }
+    let body = snapshot.fragment.get().map(Vec::as_slice).unwrap_or_default();
+    Ok(super::revalidated(&req, &snapshot.etag, "text/html; charset=utf-8", body))
 }
 
 #[get("/bookings/{reference}")]

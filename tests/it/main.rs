@@ -8,6 +8,7 @@ mod abuse;
 mod admin;
 mod api;
 mod booking;
+mod burst;
 mod deadlock;
 mod holds;
 mod hostile;

@@ -14,7 +14,8 @@ async fn a_database_outage_is_a_quick_503_and_service_resumes_by_itself() {
     let (server, db) = direct.rsplit_once('/').unwrap();
     let (scheme_user, _) = server.rsplit_once('@').unwrap();
     let through_proxy = format!("{scheme_user}@127.0.0.1:{}/{db}", proxy.port);
-    let app = spawn_app_on(&through_proxy, &[]).await;
+    // A snapshot that is always stale: every page asks the database (the outage is the point).
+    let app = spawn_app_on(&through_proxy, &[("AVAILABILITY_MAX_AGE_MS", "0")]).await;
     let pool = pool_for(&direct);
 
     assert_eq!(app.book(&form("vip", "2")).await.status, 303);

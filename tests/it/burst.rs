@@ -1,0 +1,129 @@
+//! The on-sale burst's mechanisms, each pinned by an outcome (the speed is `bench/run`'s):
+//! availability from a snapshot with `304`s, sold-out answered from memory, batches that
+//! serve the first comers first, and a batch killed halfway that loses nothing.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use techkraft_tickets::booking::{Booking, BookingStatus};
+use techkraft_tickets::db::reserve::{Reserved, reserve_batch};
+
+use crate::common::{
+    Backend, ServerProcess, TestApp, ThrowawayPg, eventually, form, fresh_database, spawn_app, spawn_app_on,
+};
+
+const SNAPSHOT: (&str, &str) = ("AVAILABILITY_MAX_AGE_MS", "60000");
+
+async fn the_fragment_answers_304_until_a_seat_count_changes(backend: Backend) {
+    let app = spawn_app(backend, &[SNAPSHOT]).await;
+    let first = app.get("/availability").await;
+    assert_eq!(first.status, 200);
+    let etag = first.header("etag").expect("an ETag");
+    let again = app.get_with("/availability", &[("If-None-Match", &etag)]).await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let api = app.get("/api/tickets").await;
+    assert_eq!(api.header("etag").as_deref(), Some(etag.as_str()), "one validator for one snapshot");
+    assert_eq!(app.get_with("/api/tickets", &[("If-None-Match", &etag)]).await.status, 304);
+
+    // A booking made here changes this process's snapshot at once.
+    assert_eq!(app.book(&form("vip", "2")).await.status, 303);
+    let changed = app.get_with("/availability", &[("If-None-Match", &etag)]).await;
+    assert_eq!(changed.status, 200);
+    assert_ne!(changed.header("etag"), Some(etag));
+    let tickets: serde_json::Value = serde_json::from_str(&app.get("/api/tickets").await.body).unwrap();
+    assert_eq!(tickets[0]["available"], 98);
+}
+
+async fn a_batch_that_does_not_fit_serves_the_first_comers_first(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
+    app.set_available("vip", 5);
+    let holds: Vec<Booking> = [3, 2, 4, 1].iter().map(|q| hold("vip", *q)).collect();
+    let answers = reserve_batch(&mut app.conn(), holds).unwrap();
+    let held: Vec<bool> = answers.iter().map(|a| matches!(a, Reserved::Held(_))).collect();
+    assert_eq!(held, [true, true, false, false], "3 and 2 arrived first and take the 5 seats: {answers:?}");
+    assert!(matches!(answers[2], Reserved::NotEnough { available: 0 }));
+    assert_eq!(app.tier("vip").available, 0);
+
+    // A later, smaller request may take what an earlier, larger one could not use.
+    app.set_available("front-row", 6);
+    let answers =
+        reserve_batch(&mut app.conn(), [4, 3, 2].iter().map(|q| hold("front-row", *q)).collect()).unwrap();
+    let held: Vec<bool> = answers.iter().map(|a| matches!(a, Reserved::Held(_))).collect();
+    assert_eq!(held, [true, false, true]);
+    assert_eq!(app.tier("front-row").available, 0);
+
+    // All fit: one update, every hold held, priced from the tier.
+    let answers = reserve_batch(&mut app.conn(), (0..10).map(|_| hold("general", 2)).collect()).unwrap();
+    assert!(answers.iter().all(|a| matches!(a, Reserved::Held(b) if b.total_cents == 20_00)), "{answers:?}");
+    assert_eq!(app.tier("general").available, 980);
+    app.assert_conservation();
+}
+
+both_backends!(
+    the_fragment_answers_304_until_a_seat_count_changes,
+    a_batch_that_does_not_fit_serves_the_first_comers_first
+);
+
+fn hold(tier: &str, quantity: i32) -> Booking {
+    let now = techkraft_tickets::clock::now_millis();
+    Booking {
+        id: techkraft_tickets::settings::random_token(24),
+        reference: techkraft_tickets::booking::Reference::generate().to_string(),
+        tier_id: tier.into(),
+        quantity,
+        unit_price_cents: 0,
+        total_cents: 0,
+        customer_name: "Ada".into(),
+        customer_email: "ada@example.com".into(),
+        user_id: None,
+        status: BookingStatus::Held,
+        idempotency_key: Some(techkraft_tickets::settings::random_token(20)),
+        transaction_id: None,
+        failure_reason: None,
+        hold_expires_at: now + 60_000,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[actix_rt::test]
+async fn a_sold_out_tier_is_refused_from_memory_with_the_database_stopped() {
+    let pg = ThrowawayPg::start();
+    let app = spawn_app_on(&pg.url(), &[SNAPSHOT]).await;
+    app.set_available("vip", 0);
+    let tickets: serde_json::Value = serde_json::from_str(&app.get("/api/tickets").await.body).unwrap();
+    assert_eq!(tickets[0]["available"], 0, "the snapshot sees the sell-out: {tickets}");
+    pg.down();
+    let api = r#"{"ticketTypeId": "vip", "quantity": 1, "userId": "late-fan"}"#;
+    let started = Instant::now();
+    let answer = app.post_raw("/api/bookings", "application/json", api, &[]).await;
+    assert_eq!(answer.status, 409, "{}", answer.body);
+    let page = app.book(&form("vip", "1")).await;
+    assert_eq!(page.status, 409, "{}", page.body);
+    assert!(page.body.contains("sold out"), "{}", page.body);
+    assert!(started.elapsed() < Duration::from_secs(2), "no waiting for a database that is not there");
+    pg.up();
+}
+
+#[actix_rt::test]
+async fn killing_a_server_in_the_middle_of_its_batches_loses_no_seat() {
+    let database = fresh_database(Backend::Postgres);
+    // Payments never finish before the kill; holds expire a second after.
+    let env = [("PAYMENT_DELAY_MS", "30000"), ("HOLD_TTL_SECS", "1")];
+    let mut server = ServerProcess::start(&database, &env);
+    let app = TestApp::attach(&server.address, &database);
+    let buyers = join_all((0..300).map(|_| server.book_in_background("general", "3")));
+    let held = || app.count_with_status(BookingStatus::Held);
+    eventually("reservations under way", Duration::from_secs(20), || held() >= 30).await;
+    server.signal("KILL");
+    let _ = server.child.wait();
+    drop(buyers);
+    let (during, available) = (held(), app.tier("general").available);
+    println!("killed with {during} holds; {available} seats left");
+    app.assert_conservation();
+    let _next = ServerProcess::start(&database, &env);
+    eventually("every hold swept", Duration::from_secs(20), || held() == 0).await;
+    assert_eq!(app.tier("general").available, 1000, "every seat back");
+    app.assert_conservation();
+}
