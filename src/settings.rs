@@ -115,6 +115,15 @@ pub struct Settings {
     pub rate_limit_bookings_per_min: u32,
     pub rate_limit_signin_per_min: u32,
     pub trust_forwarded_for: bool,
+    /// Diesel's prepared-statement cache on PostgreSQL (`DB_STATEMENT_CACHE`, default on);
+    /// off behind PgBouncer in transaction mode.
+    pub db_statement_cache: bool,
+    /// A direct PostgreSQL connection for migrations (`DATABASE_MIGRATION_URL`), when the
+    /// pool goes through a pooler.
+    pub database_migration_url: Option<DatabaseUrl>,
+    /// After SIGTERM, how long `/readyz` answers 503 while everything else is still served
+    /// (`SHUTDOWN_DRAIN_SECS`, default 5; zero stops at once).
+    pub shutdown_drain: Duration,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -239,6 +248,28 @@ impl Settings {
             parse("RATE_LIMIT_SIGNIN_PER_MIN", get("RATE_LIMIT_SIGNIN_PER_MIN"), 10)?;
         let trust_forwarded_for = parse_bool("TRUST_FORWARDED_FOR", get("TRUST_FORWARDED_FOR"))?;
 
+        let db_statement_cache = match get("DB_STATEMENT_CACHE") {
+            None => true,
+            some => parse_bool("DB_STATEMENT_CACHE", some)?,
+        };
+        let database_migration_url = match get("DATABASE_MIGRATION_URL") {
+            None => None,
+            Some(url) => match (DatabaseUrl::parse(&url), &database_url) {
+                (Ok(url @ DatabaseUrl::Postgres(_)), DatabaseUrl::Postgres(_)) => Some(url),
+                (Err(fault), _) => return Err(SettingsError { variable: "DATABASE_MIGRATION_URL", fault }),
+                _ => {
+                    return Err(SettingsError {
+                        variable: "DATABASE_MIGRATION_URL",
+                        fault: "only for PostgreSQL, with a postgres:// DATABASE_URL".into(),
+                    });
+                }
+            },
+        };
+        let shutdown_drain_secs: u64 = parse("SHUTDOWN_DRAIN_SECS", get("SHUTDOWN_DRAIN_SECS"), 5)?;
+        if shutdown_drain_secs > 3600 {
+            return Err(SettingsError { variable: "SHUTDOWN_DRAIN_SECS", fault: "must be 0..=3600".into() });
+        }
+
         Ok(Self {
             database_url,
             bind_addr,
@@ -256,6 +287,9 @@ impl Settings {
             rate_limit_bookings_per_min,
             rate_limit_signin_per_min,
             trust_forwarded_for,
+            db_statement_cache,
+            database_migration_url,
+            shutdown_drain: Duration::from_secs(shutdown_drain_secs),
         })
     }
 }
@@ -300,6 +334,9 @@ mod tests {
         assert_eq!(s.rate_limit_bookings_per_min, 60);
         assert_eq!(s.rate_limit_signin_per_min, 10);
         assert!(!s.trust_forwarded_for);
+        assert!(s.db_statement_cache);
+        assert_eq!(s.database_migration_url, None);
+        assert_eq!(s.shutdown_drain, Duration::from_secs(5));
         assert!(s.admin_password_generated);
         assert!(s.admin_password.len() >= 16);
     }
@@ -329,6 +366,27 @@ mod tests {
     }
 
     #[test]
+    fn pooler_and_drain_settings_parse() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://tk@pgbouncer:6432/shop"),
+            ("DB_STATEMENT_CACHE", "off"),
+            ("DATABASE_MIGRATION_URL", "postgres://tk@db1:5432/shop"),
+            ("SHUTDOWN_DRAIN_SECS", "0"),
+        ])
+        .unwrap();
+        assert!(!s.db_statement_cache);
+        assert_eq!(
+            s.database_migration_url,
+            Some(DatabaseUrl::Postgres("postgres://tk@db1:5432/shop".into()))
+        );
+        assert_eq!(s.shutdown_drain, Duration::ZERO);
+        let err =
+            settings(&[("DATABASE_URL", "postgres://tk@db/shop"), ("DATABASE_MIGRATION_URL", "sqlite://x")])
+                .unwrap_err();
+        assert_eq!(err.variable, "DATABASE_MIGRATION_URL");
+    }
+
+    #[test]
     fn payment_delay_takes_a_number_or_a_range() {
         assert_eq!(DelayRange::parse("0"), Ok(DelayRange { min_ms: 0, max_ms: 0 }));
         assert_eq!(DelayRange::parse("10-20"), Ok(DelayRange { min_ms: 10, max_ms: 20 }));
@@ -347,6 +405,10 @@ mod tests {
             ("TRUST_FORWARDED_FOR", "maybe"),
             ("ADMIN_PASSWORD", "short"),
             ("CORS_ALLOWED_ORIGINS", "localhost:5173"),
+            ("DB_STATEMENT_CACHE", "sometimes"),
+            ("DATABASE_MIGRATION_URL", "postgres://tk@db/shop"),
+            ("SHUTDOWN_DRAIN_SECS", "-1"),
+            ("SHUTDOWN_DRAIN_SECS", "3601"),
         ] {
             let err = settings(&[(var, value)]).expect_err(var);
             assert_eq!(err.variable, var, "{value}");

@@ -3,20 +3,19 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::cookie::Key;
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
-use actix_web::{App, HttpServer, web};
-use diesel::RunQueryDsl;
+use actix_web::{App, HttpResponse, HttpServer, web};
 
 use crate::booking::Shop;
-use crate::db::models::Tier;
-use crate::db::{self, DbConnection, DbError, DbPool};
+use crate::db::{self, DbError};
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::payment::{PaymentGateway, SimulatedGateway};
@@ -43,7 +42,15 @@ pub struct Application {
     port: u16,
     server: Server,
     shop: Shop,
+    /// Set on SIGTERM: `/readyz` answers 503 from then on.
+    draining: Draining,
+    /// How long to keep serving after SIGTERM before the server stops accepting.
+    drain: Duration,
 }
+
+/// Whether the process is on its way out (SIGTERM received).
+#[derive(Clone, Default)]
+struct Draining(Arc<AtomicBool>);
 
 impl Application {
     /// Connects, migrates, seeds and binds, with the simulated payment gateway.
@@ -59,7 +66,7 @@ impl Application {
         gateway: Arc<dyn PaymentGateway>,
     ) -> Result<Self, StartupError> {
         let pool = db::build_pool(&settings)?;
-        prepare_database(&pool)?;
+        db::prepare_database(&pool, &settings)?;
 
         let listener = TcpListener::bind(settings.bind_addr)
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr.to_string(), source })?;
@@ -84,22 +91,29 @@ impl Application {
             cookie_key,
         });
 
+        let drain = state.settings.shutdown_drain;
+        let draining = Draining::default();
+        let draining_flag = web::Data::new(draining.clone());
         let origins = state.settings.cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(draining_flag.clone())
+                .wrap(from_fn(unready_while_draining))
                 .wrap(from_fn(record_metrics))
                 .wrap(security_headers())
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#).exclude("/healthz"))
                 .configure(|cfg| routes_config(cfg, &origins))
         })
-        // SIGTERM: stop accepting, let in-flight requests (payments included) finish.
+        // After the drain: stop accepting, let in-flight requests (payments included) finish.
         .shutdown_timeout(30)
+        // Signals are handled in `run_until_stopped`, to drain before stopping.
+        .disable_signals()
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr: format!("port {port}"), source })?
         .run();
 
-        Ok(Self { addr, port, server, shop })
+        Ok(Self { addr, port, server, shop, draining, drain })
     }
 
     /// The port actually bound (useful when `BIND_ADDR` asked for port 0).
@@ -112,14 +126,84 @@ impl Application {
         self.addr
     }
 
-    /// Serves until the server is stopped (SIGTERM drains gracefully), sweeping expired holds
-    /// in the background.
+    /// Serves until the server is stopped, sweeping expired holds in the background.
+    ///
+    /// SIGTERM drains: `/readyz` answers 503 at once while everything else is still served
+    /// for `SHUTDOWN_DRAIN_SECS` (so a load balancer that checks every few seconds takes the
+    /// process out before it goes), then the server stops accepting, finishes the requests in
+    /// flight (up to 30 s) and returns. SIGINT and SIGQUIT stop at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = actix_web::rt::spawn(self.shop.clone().run_sweeper());
+        let signals = watch_signals(self.server.handle(), self.draining.clone(), self.drain);
         let result = self.server.await;
         sweeper.abort();
+        for task in signals {
+            task.abort();
+        }
         result
     }
+}
+
+/// Stops the server on SIGTERM (after the drain), SIGINT and SIGQUIT (at once).
+fn watch_signals(
+    handle: ServerHandle,
+    draining: Draining,
+    drain: Duration,
+) -> Vec<actix_web::rt::task::JoinHandle<()>> {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let mut tasks = Vec::new();
+    for (kind, name, graceful) in [
+        (SignalKind::terminate(), "SIGTERM", true),
+        (SignalKind::interrupt(), "SIGINT", false),
+        (SignalKind::quit(), "SIGQUIT", false),
+    ] {
+        let mut stream = match signal(kind) {
+            Ok(stream) => stream,
+            Err(e) => {
+                log::warn!("cannot listen for {name}: {e}");
+                continue;
+            }
+        };
+        let (handle, draining) = (handle.clone(), draining.clone());
+        tasks.push(actix_web::rt::spawn(async move {
+            if stream.recv().await.is_none() {
+                return;
+            }
+            if !graceful {
+                log::info!("{name}: stopping now");
+                handle.stop(false).await;
+                return;
+            }
+            draining.0.store(true, Ordering::SeqCst);
+            if !drain.is_zero() {
+                log::info!(
+                    "{name}: /readyz now answers 503; serving for {}s more, then stopping",
+                    drain.as_secs()
+                );
+                actix_web::rt::time::sleep(drain).await;
+            }
+            log::info!("{name}: no longer accepting connections; finishing the requests in flight");
+            handle.stop(true).await;
+        }));
+    }
+    tasks
+}
+
+/// While draining, `/readyz` answers 503 so load balancers stop sending new work; every other
+/// route is served as usual.
+async fn unready_while_draining(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let draining = req.app_data::<web::Data<Draining>>().is_some_and(|d| d.0.load(Ordering::SeqCst));
+    if draining && req.path() == "/readyz" {
+        let response = HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .insert_header((header::RETRY_AFTER, "5"))
+            .body("shutting down");
+        return Ok(req.into_response(response));
+    }
+    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
 }
 
 /// Every route, in one place. `/api` answers cross-origin requests from `cors_origins` only.
@@ -191,24 +275,4 @@ async fn record_metrics(
         metrics.observe_request(&method, &route, response.status().as_u16(), started.elapsed());
     }
     Ok(response)
-}
-
-/// Migrates and seeds, once, even when several processes start together.
-fn prepare_database(pool: &DbPool) -> Result<(), DbError> {
-    let mut conn = pool.get()?;
-    let is_pg = matches!(*conn, DbConnection::Pg(_));
-    if is_pg {
-        // Serialise start-up across processes sharing one PostgreSQL.
-        diesel::sql_query("SELECT pg_advisory_lock(7041997)").execute(&mut *conn)?;
-    }
-    let result = db::run_migrations(&mut conn)
-        .and_then(|()| db::write_transaction(&mut conn, Tier::seed_if_empty).map_err(DbError::from));
-    if is_pg {
-        diesel::sql_query("SELECT pg_advisory_unlock(7041997)").execute(&mut *conn)?;
-    }
-    match result? {
-        0 => {}
-        n => log::info!("seeded {n} ticket tiers"),
-    }
-    Ok(())
 }

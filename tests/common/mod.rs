@@ -3,6 +3,7 @@
 //! HTTP to it.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod cluster;
 pub mod rush;
 
 use std::collections::HashMap;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use techkraft_tickets::db::models::{Booking, BookingStatus, Tier};
-use techkraft_tickets::db::{DbConnection, DbPool, build_pool};
+use techkraft_tickets::db::{DbPool, build_pool};
 use techkraft_tickets::payment::{ChargeFuture, PaymentGateway, RefundFuture, SimulatedGateway};
 use techkraft_tickets::settings::Settings;
 use techkraft_tickets::startup::Application;
@@ -81,6 +82,7 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .chain(cluster::inherited_settings())
     .collect();
     for (k, v) in overrides {
         vars.insert((*k).to_owned(), (*v).to_owned());
@@ -246,7 +248,7 @@ impl TestApp {
     }
 
     /// A database connection for looking at (or arranging) rows.
-    pub fn conn(&self) -> r2d2::PooledConnection<diesel::r2d2::ConnectionManager<DbConnection>> {
+    pub fn conn(&self) -> techkraft_tickets::db::PooledConn {
         self.pool.get().expect("test connection")
     }
 
@@ -340,7 +342,8 @@ impl ServerProcess {
             .env("PAYMENT_DELAY_MS", "0")
             .env("RATE_LIMIT_BOOKINGS_PER_MIN", "0")
             .env("RATE_LIMIT_SIGNIN_PER_MIN", "0")
-            .env("RUST_LOG", "info,actix_web::middleware::logger=warn");
+            .env("RUST_LOG", "info,actix_web::middleware::logger=warn")
+            .envs(cluster::inherited_settings());
         for (k, v) in envs {
             cmd.env(k, v);
         }
