@@ -18,7 +18,8 @@ async fn three_servers_starting_at_once_migrate_and_seed_exactly_once() {
             std::thread::spawn(move || ServerProcess::start(&url, &[]))
         })
         .collect();
-    let servers: Vec<ServerProcess> = starts.into_iter().map(|t| t.join().expect("a server starts")).collect();
+    let servers: Vec<ServerProcess> =
+        starts.into_iter().map(|t| t.join().expect("a server starts")).collect();
     let seeded = servers.iter().filter(|s| s.log_text().contains("seeded 3 ticket tiers")).count();
     assert_eq!(seeded, 1, "one process seeds, the others find the tiers");
     let tiers = Tier::all(&mut pool_for(&database_url).get().unwrap()).unwrap();

@@ -255,7 +255,12 @@ fn url_password(url: &str) -> Option<String> {
 /// libpq's message on one line (it spreads a refusal over several, one per host tried), with
 /// the password hidden should it ever appear.
 fn one_line(message: &str, password: Option<&str>) -> String {
-    let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = message
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
     match password {
         Some(p) => line.replace(p, "***"),
         None => line,
