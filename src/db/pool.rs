@@ -104,10 +104,10 @@ impl ManageConnection for Manager {
                 .get_result(pg)
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 if read_only {
-                    log::warn!("dropping a pooled connection: its server is read-only (a standby now?)");
+                    // r2d2 drops the connection and hands this to `LogConnectionErrors`.
                     return Err(diesel::r2d2::Error::QueryError(diesel::result::Error::DatabaseError(
                         diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
-                        Box::new("the server is read-only".to_owned()),
+                        Box::new(READ_ONLY.to_owned()),
                     )));
                 }
                 Ok(())
@@ -156,9 +156,20 @@ struct LogConnectionErrors {
 
 impl r2d2::HandleError<diesel::r2d2::Error> for LogConnectionErrors {
     fn handle_error(&self, error: diesel::r2d2::Error) {
-        log::error!("database connection to {} failed: {error}", self.url);
+        match error {
+            diesel::r2d2::Error::QueryError(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
+                _,
+            )) => log::warn!("database {}: {READ_ONLY}; dropped from the pool", self.url),
+            diesel::r2d2::Error::ConnectionError(e) => {
+                log::error!("database connection to {} failed: {e}", self.url)
+            }
+            e => log::error!("database {}: pooled connection unusable: {e}", self.url),
+        }
     }
 }
+
+const READ_ONLY: &str = "a pooled connection's server is read-only (a standby, or a demoted primary)";
 
 /// Builds the pool for `settings.database_url`, creating the SQLite file's folder if needed.
 /// Fails if the database cannot be reached at start, saying why in one line.
