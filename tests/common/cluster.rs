@@ -296,7 +296,9 @@ pub struct Haproxy {
 }
 
 impl Haproxy {
-    /// The configuration `deploy/haproxy.cfg` documents, shortened intervals for a test.
+    /// `deploy/haproxy.cfg` with shorter intervals and no retries: a request that meets a
+    /// stopping server fails, as it would behind a balancer that does not retry, so the test
+    /// shows the drain itself.
     pub fn start(backends: &[u16]) -> Haproxy {
         let port = free_port();
         let stats_port = free_port();
@@ -313,7 +315,7 @@ impl Haproxy {
         let config = format!(
             "global\n    maxconn 2000\n\
              defaults\n    mode http\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\
-             \x20   retries 3\n    option redispatch\n    retry-on conn-failure empty-response response-timeout\n\
+             \x20   retries 0\n\
              frontend shop\n    bind 127.0.0.1:{port}\n    default_backend app\n\
              frontend stats\n    bind 127.0.0.1:{stats_port}\n    stats enable\n    stats uri /stats\n\
              backend app\n    balance roundrobin\n    option httpchk GET /readyz\n    http-check expect status 200\n{servers}"
