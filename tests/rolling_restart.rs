@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use common::cluster::{Haproxy, free_port};
 use common::{Backend, ServerProcess, fresh_database, pool_for};
 
+/// Whether a request was a booking, and its status (`None`: no HTTP answer).
+type Answer = (bool, Option<u16>);
+
 fn server_env(port: u16) -> Vec<(String, String)> {
     [
         ("BIND_ADDR", format!("127.0.0.1:{port}")),
@@ -72,7 +75,7 @@ async fn restarting_every_server_in_turn_behind_haproxy_fails_no_request() {
     let front = format!("http://127.0.0.1:{}", haproxy.port);
 
     // Six buyers and three pollers, each on its own keep-alive connection to HAProxy.
-    let answers: Rc<RefCell<Vec<(bool, Option<u16>)>>> = Rc::default();
+    let answers: Rc<RefCell<Vec<Answer>>> = Rc::default();
     let stop = Rc::new(Cell::new(false));
     let mut load = Vec::new();
     for worker in 0..9 {
@@ -127,7 +130,7 @@ async fn restarting_every_server_in_turn_behind_haproxy_fails_no_request() {
     }
 
     let answers = answers.borrow();
-    let mut tally: HashMap<(bool, Option<u16>), usize> = HashMap::new();
+    let mut tally: HashMap<Answer, usize> = HashMap::new();
     for a in answers.iter() {
         *tally.entry(*a).or_default() += 1;
     }
