@@ -29,7 +29,7 @@ async fn exit_of(server: &mut ServerProcess, timeout: Duration) -> std::process:
 async fn sigterm_makes_readyz_503_at_once_serves_the_rest_for_the_drain_then_exits() {
     let database_url = fresh_database(Backend::Sqlite);
     let mut server =
-        ServerProcess::start(&database_url, &[("SHUTDOWN_DRAIN_SECS", "2"), ("PAYMENT_DELAY_MS", "2500")]);
+        ServerProcess::start(&database_url, &[("SHUTDOWN_DRAIN_SECS", "3"), ("PAYMENT_DELAY_MS", "3500")]);
     let pool = pool_for(&database_url);
     let url = |path: &str| format!("{}{path}", server.address);
     assert_eq!(status_of(&url("/readyz")).await, Some(200));
@@ -44,17 +44,17 @@ async fn sigterm_makes_readyz_503_at_once_serves_the_rest_for_the_drain_then_exi
     for path in ["/", "/healthz", "/api/tickets", "/availability"] {
         assert_eq!(status_of(&url(path)).await, Some(200), "{path} during the drain");
     }
-    // A booking that starts in the drain and pays past its end (2.5 s) is still answered.
+    // A booking that starts in the drain and pays past its end (3.5 s) is still answered.
     let in_flight = server.book_in_background("vip", "1");
     until_a_booking_is_held(&pool).await;
-    assert!(term.elapsed() < Duration::from_secs(2), "the booking started inside the drain");
+    assert!(term.elapsed() < Duration::from_secs(3), "the booking started inside the drain");
 
     // After the drain: no new connections.
     while std::net::TcpStream::connect(server.address.trim_start_matches("http://")).is_ok() {
-        assert!(term.elapsed() < Duration::from_secs(5), "still accepting after the drain");
+        assert!(term.elapsed() < Duration::from_secs(8), "still accepting after the drain");
         actix_rt::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(term.elapsed() >= Duration::from_secs(2), "accepting stopped only after the drain");
+    assert!(term.elapsed() >= Duration::from_secs(3), "accepting stopped only after the drain");
     assert_eq!(in_flight.await.unwrap(), Some(303), "the booking in flight is answered");
     let exit = exit_of(&mut server, Duration::from_secs(10)).await;
     assert!(exit.success(), "exit {exit:?}; log:\n{}", server.log_text());

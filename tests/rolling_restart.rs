@@ -19,7 +19,7 @@ type Answer = (bool, Option<u16>);
 fn server_env(port: u16) -> Vec<(String, String)> {
     [
         ("BIND_ADDR", format!("127.0.0.1:{port}")),
-        ("SHUTDOWN_DRAIN_SECS", "1".to_owned()),
+        ("SHUTDOWN_DRAIN_SECS", "2".to_owned()),
         ("PAYMENT_DELAY_MS", "0-30".to_owned()),
         ("PAYMENT_SUCCESS_RATE", "1".to_owned()),
         ("DB_POOL_SIZE", "4".to_owned()),

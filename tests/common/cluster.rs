@@ -310,11 +310,11 @@ impl Haproxy {
         let servers: String = backends
             .iter()
             .enumerate()
-            .map(|(i, p)| format!("    server app{i} 127.0.0.1:{p} check inter 200ms fall 1 rise 2\n"))
+            .map(|(i, p)| format!("    server app{i} 127.0.0.1:{p} check inter 200ms fall 2 rise 2\n"))
             .collect();
         let config = format!(
             "global\n    maxconn 2000\n\
-             defaults\n    mode http\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\
+             defaults\n    mode http\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n    timeout check 1s\n\
              \x20   retries 0\n\
              frontend shop\n    bind 127.0.0.1:{port}\n    default_backend app\n\
              frontend stats\n    bind 127.0.0.1:{stats_port}\n    stats enable\n    stats uri /stats\n\
