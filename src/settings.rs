@@ -49,12 +49,26 @@ fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
+    let url = match rest.split_once('@') {
         Some((userinfo, host)) if userinfo.contains(':') => {
             let user = userinfo.split(':').next().unwrap_or_default();
             format!("{scheme}://{user}:***@{host}")
         }
         _ => url.to_owned(),
+    };
+    // …?password=secret&… (libpq takes the password as a parameter too)
+    match url.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => url,
     }
 }
 
@@ -363,6 +377,10 @@ mod tests {
     fn passwords_are_hidden_in_logged_urls() {
         let url = DatabaseUrl::parse("postgres://tk:hunter2@db:5432/tk").unwrap();
         assert_eq!(url.redacted(), "postgres://tk:***@db:5432/tk");
+        let url =
+            DatabaseUrl::parse("postgres://tk@db1,db2/tk?password=hunter2&target_session_attrs=read-write")
+                .unwrap();
+        assert_eq!(url.redacted(), "postgres://tk@db1,db2/tk?password=***&target_session_attrs=read-write");
     }
 
     #[test]

@@ -255,12 +255,22 @@ fn with_network_timeouts(url: &str) -> String {
     url
 }
 
-/// The password of `postgres://user:password@host/…`, if there is one.
+/// The password of `postgres://user:password@host/…` (or `…?password=…`), if there is one.
 fn url_password(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
-    let (userinfo, _) = rest.rsplit_once('@')?;
-    let (_, password) = userinfo.split_once(':')?;
-    Some(password.to_owned()).filter(|p| !p.is_empty())
+    let in_query = rest.split_once('?').and_then(|(_, query)| {
+        query.split('&').find_map(|pair| match pair.split_once('=') {
+            Some((key, value)) if key.eq_ignore_ascii_case("password") => Some(value.to_owned()),
+            _ => None,
+        })
+    });
+    let in_userinfo = rest
+        .split('?')
+        .next()
+        .and_then(|r| r.rsplit_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password.to_owned());
+    in_userinfo.or(in_query).filter(|p| !p.is_empty())
 }
 
 /// libpq's message on one line (it spreads a refusal over several, one per host tried), with
@@ -298,6 +308,7 @@ mod tests {
     fn libpq_messages_become_one_line_without_the_password() {
         assert_eq!(url_password("postgres://tk:s3cret@db1,db2/shop"), Some("s3cret".to_owned()));
         assert_eq!(url_password("postgres://tk@db/shop"), None);
+        assert_eq!(url_password("postgres://tk@db/shop?password=pw9&sslmode=off"), Some("pw9".to_owned()));
         let message = "connection to server at \"db\" (10.0.0.1), port 5432 failed: FATAL:  \
                        password authentication failed for user \"tk\" s3cret\n";
         assert_eq!(
