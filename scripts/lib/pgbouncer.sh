@@ -18,28 +18,8 @@ pgbouncer_cleanup() {
   fi
 }
 
-pgbouncer_start() {
-  local binary
-  binary="$(command -v pgbouncer || ls /usr/sbin/pgbouncer 2>/dev/null || true)"
-  if [ -z "$binary" ]; then
-    echo "error: pgbouncer not found; install it (Debian: apt-get install pgbouncer)" >&2
-    return 1
-  fi
-  PGBOUNCER_PORT=""
-  local candidate
-  for candidate in $(seq 56432 56632); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then PGBOUNCER_PORT=$candidate; break; fi
-  done
-  [ -n "$PGBOUNCER_PORT" ] || { echo "error: no free port for PgBouncer" >&2; return 1; }
-  mkdir -p target
-  pgbouncer_dir="$(mktemp -d "$PWD/target/pgbouncer.XXXXXX")"
-  # PgBouncer refuses to run as root, like PostgreSQL.
-  local run_as=""
-  if [ "$(id -u)" = 0 ]; then
-    chown postgres: "$pgbouncer_dir"
-    run_as="runuser -u postgres --"
-  fi
-  echo '"postgres" ""' >"$pgbouncer_dir/userlist.txt"
+# pgbouncer_write_ini PORT: the tested settings (README.md shows them).
+pgbouncer_write_ini() {
   cat >"$pgbouncer_dir/pgbouncer.ini" <<INI
 [databases]
 ; every database of the server behind, under its own name
@@ -47,7 +27,7 @@ pgbouncer_start() {
 
 [pgbouncer]
 listen_addr = 127.0.0.1
-listen_port = $PGBOUNCER_PORT
+listen_port = $1
 unix_socket_dir =
 auth_type = trust
 auth_file = $pgbouncer_dir/userlist.txt
@@ -63,14 +43,46 @@ query_wait_timeout = 120
 logfile = $pgbouncer_dir/pgbouncer.log
 pidfile = $pgbouncer_dir/pgbouncer.pid
 INI
-  [ -n "$run_as" ] && chown postgres: "$pgbouncer_dir"/*
-  $run_as "$binary" -d "$pgbouncer_dir/pgbouncer.ini" >"$pgbouncer_dir/start.log" 2>&1 \
-    || { cat "$pgbouncer_dir/start.log" "$pgbouncer_dir/pgbouncer.log" >&2 2>/dev/null; return 1; }
-  local _
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PGBOUNCER_PORT") 2>/dev/null; then break; fi
-    sleep 0.05
+  : >"$pgbouncer_dir/pgbouncer.log"
+}
+
+pgbouncer_start() {
+  local binary
+  binary="$(command -v pgbouncer || ls /usr/sbin/pgbouncer 2>/dev/null || true)"
+  if [ -z "$binary" ]; then
+    echo "error: pgbouncer not found; install it (Debian: apt-get install pgbouncer)" >&2
+    return 1
+  fi
+  mkdir -p target
+  pgbouncer_dir="$(mktemp -d "$PWD/target/pgbouncer.XXXXXX")"
+  # PgBouncer refuses to run as root, like PostgreSQL.
+  local run_as=""
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres: "$pgbouncer_dir"
+    run_as="runuser -u postgres --"
+  fi
+  echo '"postgres" ""' >"$pgbouncer_dir/userlist.txt"
+  # A port nobody listens on may still be taken (the client end of some connection), so
+  # try the next one when PgBouncer cannot bind.
+  PGBOUNCER_PORT=""
+  local candidate _
+  for candidate in $(seq 56432 56532); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then continue; fi
+    pgbouncer_write_ini "$candidate"
+    [ -n "$run_as" ] && chown postgres: "$pgbouncer_dir"/*
+    $run_as "$binary" -d "$pgbouncer_dir/pgbouncer.ini" >"$pgbouncer_dir/start.log" 2>&1 || continue
+    for _ in $(seq 1 100); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then PGBOUNCER_PORT=$candidate; break 2; fi
+      grep -q "nowhere to listen" "$pgbouncer_dir/pgbouncer.log" 2>/dev/null && break
+      sleep 0.05
+    done
+    if [ -f "$pgbouncer_dir/pgbouncer.pid" ]; then kill -TERM "$(cat "$pgbouncer_dir/pgbouncer.pid")" 2>/dev/null || true; fi
   done
+  if [ -z "$PGBOUNCER_PORT" ]; then
+    echo "error: PgBouncer did not start:" >&2
+    cat "$pgbouncer_dir/start.log" "$pgbouncer_dir/pgbouncer.log" >&2 2>/dev/null || true
+    return 1
+  fi
   PGBOUNCER_URL="postgres://postgres@127.0.0.1:$PGBOUNCER_PORT/${PG_URL##*/}"
   export PGBOUNCER_URL PGBOUNCER_PORT
 }
