@@ -17,9 +17,15 @@ pub fn inherited_settings() -> Vec<(String, String)> {
         .collect()
 }
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, below Linux's ephemeral range (32768 and up), so that
+/// the client end of some connection cannot take it while a server restarts on it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use rand::Rng;
+    let start: u16 = rand::rng().random_range(20_000..32_000);
+    (start..32_000)
+        .chain(20_000..start)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port below 32000")
 }
 
 /// The PostgreSQL server programs (`TEST_PG_BIN`, else the newest under /usr/lib/postgresql).
