@@ -51,12 +51,26 @@ fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
+    let url = match rest.split_once('@') {
         Some((userinfo, host)) if userinfo.contains(':') => {
             let user = userinfo.split(':').next().unwrap_or_default();
             format!("{scheme}://{user}:***@{host}")
         }
         _ => url.to_owned(),
+    };
+    // …?password=secret&… (libpq takes the password as a parameter too)
+    match url.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => url,
     }
 }
 
@@ -158,6 +172,15 @@ pub struct Settings {
     pub max_connections_per_client: u32,
     /// The concert: `EVENT_NAME`, `EVENT_VENUE`, `EVENT_STARTS_AT`.
     pub event: Event,
+    /// Diesel's prepared-statement cache on PostgreSQL (`DB_STATEMENT_CACHE`, default on);
+    /// off behind PgBouncer in transaction mode.
+    pub db_statement_cache: bool,
+    /// A direct PostgreSQL connection for migrations (`DATABASE_MIGRATION_URL`), when the
+    /// pool goes through a pooler.
+    pub database_migration_url: Option<DatabaseUrl>,
+    /// After SIGTERM, how long `/readyz` answers 503 while everything else is still served
+    /// (`SHUTDOWN_DRAIN_SECS`, default 5; zero stops at once).
+    pub shutdown_drain: Duration,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -333,6 +356,28 @@ impl Settings {
         )
         .map_err(|e| SettingsError { variable: e.variable, fault: e.fault })?;
 
+        let db_statement_cache = match get("DB_STATEMENT_CACHE") {
+            None => true,
+            some => parse_bool("DB_STATEMENT_CACHE", some)?,
+        };
+        let database_migration_url = match get("DATABASE_MIGRATION_URL") {
+            None => None,
+            Some(url) => match (DatabaseUrl::parse(&url), &database_url) {
+                (Ok(url @ DatabaseUrl::Postgres(_)), DatabaseUrl::Postgres(_)) => Some(url),
+                (Err(fault), _) => return Err(SettingsError { variable: "DATABASE_MIGRATION_URL", fault }),
+                _ => {
+                    return Err(SettingsError {
+                        variable: "DATABASE_MIGRATION_URL",
+                        fault: "only for PostgreSQL, with a postgres:// DATABASE_URL".into(),
+                    });
+                }
+            },
+        };
+        let shutdown_drain_secs: u64 = parse("SHUTDOWN_DRAIN_SECS", get("SHUTDOWN_DRAIN_SECS"), 5)?;
+        if shutdown_drain_secs > 3600 {
+            return Err(SettingsError { variable: "SHUTDOWN_DRAIN_SECS", fault: "must be 0..=3600".into() });
+        }
+
         Ok(Self {
             database_url,
             bind_addr,
@@ -359,6 +404,9 @@ impl Settings {
             client_body_timeout: Duration::from_secs(body_timeout_secs),
             max_connections_per_client,
             event,
+            db_statement_cache,
+            database_migration_url,
+            shutdown_drain: Duration::from_secs(shutdown_drain_secs),
         })
     }
 }
@@ -408,6 +456,9 @@ mod tests {
         assert_eq!(s.client_body_timeout, Duration::from_secs(10));
         assert_eq!(s.max_connections_per_client, 256);
         assert!(!s.trust_forwarded_for);
+        assert!(s.db_statement_cache);
+        assert_eq!(s.database_migration_url, None);
+        assert_eq!(s.shutdown_drain, Duration::from_secs(5));
         assert!(s.admin_password_generated);
         assert!(s.admin_password.expose().len() >= 16);
         assert_eq!(s.event.name, "TechKraft Live");
@@ -461,6 +512,31 @@ mod tests {
     fn passwords_are_hidden_in_logged_urls() {
         let url = DatabaseUrl::parse("postgres://tk:hunter2@db:5432/tk").unwrap();
         assert_eq!(url.redacted(), "postgres://tk:***@db:5432/tk");
+        let url =
+            DatabaseUrl::parse("postgres://tk@db1,db2/tk?password=hunter2&target_session_attrs=read-write")
+                .unwrap();
+        assert_eq!(url.redacted(), "postgres://tk@db1,db2/tk?password=***&target_session_attrs=read-write");
+    }
+
+    #[test]
+    fn pooler_and_drain_settings_parse() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://tk@pgbouncer:6432/shop"),
+            ("DB_STATEMENT_CACHE", "off"),
+            ("DATABASE_MIGRATION_URL", "postgres://tk@db1:5432/shop"),
+            ("SHUTDOWN_DRAIN_SECS", "0"),
+        ])
+        .unwrap();
+        assert!(!s.db_statement_cache);
+        assert_eq!(
+            s.database_migration_url,
+            Some(DatabaseUrl::Postgres("postgres://tk@db1:5432/shop".into()))
+        );
+        assert_eq!(s.shutdown_drain, Duration::ZERO);
+        let err =
+            settings(&[("DATABASE_URL", "postgres://tk@db/shop"), ("DATABASE_MIGRATION_URL", "sqlite://x")])
+                .unwrap_err();
+        assert_eq!(err.variable, "DATABASE_MIGRATION_URL");
     }
 
     #[test]
@@ -488,6 +564,10 @@ mod tests {
             ("EVENT_NAME", "two\nlines"),
             ("EVENT_VENUE", "v".repeat(201).as_str()),
             ("EVENT_STARTS_AT", "next Saturday"),
+            ("DB_STATEMENT_CACHE", "sometimes"),
+            ("DATABASE_MIGRATION_URL", "postgres://tk@db/shop"),
+            ("SHUTDOWN_DRAIN_SECS", "-1"),
+            ("SHUTDOWN_DRAIN_SECS", "3601"),
         ] {
             let err = settings(&[(var, value)]).expect_err(var);
             assert_eq!(err.variable, var, "{value}");

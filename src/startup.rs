@@ -3,7 +3,8 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::booking::Shop;
 use crate::connections::{self, ConnectionCounter};
@@ -18,10 +19,10 @@ use crate::settings::Settings;
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::cookie::Key;
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +43,15 @@ pub struct Application {
     port: u16,
     server: Server,
     shop: Shop,
+    /// Set on SIGTERM: `/readyz` answers 503 from then on.
+    draining: Draining,
+    /// How long to keep serving after SIGTERM before the server stops accepting.
+    drain: Duration,
 }
+
+/// Whether the process is on its way out (SIGTERM received).
+#[derive(Clone, Default)]
+struct Draining(Arc<AtomicBool>);
 
 impl Application {
     /// Connects, migrates, seeds and binds, with the simulated payment gateway.
@@ -57,7 +66,7 @@ impl Application {
         gateway: Arc<dyn PaymentGateway>,
     ) -> Result<Self, StartupError> {
         let pool = db::build_pool(&settings)?;
-        prepare_database(&pool)?;
+        db::prepare_database(&pool, &settings)?;
 
         let listener = TcpListener::bind(settings.bind_addr)
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr.to_string(), source })?;
@@ -86,6 +95,9 @@ impl Application {
             cookie_key,
         });
 
+        let drain = state.settings.shutdown_drain;
+        let draining = Draining::default();
+        let draining_flag = web::Data::new(draining.clone());
         let origins = state.settings.cors_allowed_origins.clone();
         let trust_request_ids = state.settings.trust_forwarded_for;
         // Behind a trusted proxy every connection is the proxy's: it limits its own clients.
@@ -98,6 +110,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(draining_flag.clone())
+                .wrap(from_fn(unready_while_draining))
                 .wrap(from_fn(record_metrics))
                 .wrap(security_headers())
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms %{x-request-id}o"#).exclude("/healthz"))
@@ -113,13 +127,15 @@ impl Application {
                 extensions.insert(connections.open(peer.ip()));
             }
         })
-        // SIGTERM: stop accepting, let in-flight requests (payments included) finish.
+        // After the drain: stop accepting, let in-flight requests (payments included) finish.
         .shutdown_timeout(30)
+        // Signals are handled in `run_until_stopped`, to drain before stopping.
+        .disable_signals()
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr: format!("port {port}"), source })?
         .run();
 
-        Ok(Self { addr, port, server, shop })
+        Ok(Self { addr, port, server, shop, draining, drain })
     }
 
     /// The port actually bound (useful when `BIND_ADDR` asked for port 0).
@@ -132,14 +148,22 @@ impl Application {
         self.addr
     }
 
-    /// Serves until the server is stopped (SIGTERM drains gracefully), sweeping expired holds
-    /// in the background.
+    /// Serves until the server is stopped, sweeping expired holds in the background.
+    ///
+    /// SIGTERM drains: `/readyz` answers 503 at once while everything else is still served
+    /// for `SHUTDOWN_DRAIN_SECS` (so a load balancer that checks every few seconds takes the
+    /// process out before it goes), then the server stops accepting, finishes the requests in
+    /// flight (up to 30 s) and returns. SIGINT and SIGQUIT stop at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = actix_web::rt::spawn(self.shop.clone().run_sweeper());
         let refunds = actix_web::rt::spawn(self.shop.clone().run_refund_worker());
+        let signals = watch_signals(self.server.handle(), self.draining.clone(), self.drain);
         let result = self.server.await;
         sweeper.abort();
         refunds.abort();
+        for task in signals {
+            task.abort();
+        }
         result
     }
 }
@@ -151,6 +175,68 @@ pub fn simulated_gateway(settings: &Settings) -> SimulatedGateway {
         ledger: Arc::new(Ledger::at(settings.payment_ledger.clone())),
         ..SimulatedGateway::new(settings.payment_success_rate, settings.payment_delay)
     }
+}
+
+/// Stops the server on SIGTERM (after the drain), SIGINT and SIGQUIT (at once).
+fn watch_signals(
+    handle: ServerHandle,
+    draining: Draining,
+    drain: Duration,
+) -> Vec<actix_web::rt::task::JoinHandle<()>> {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let mut tasks = Vec::new();
+    for (kind, name, graceful) in [
+        (SignalKind::terminate(), "SIGTERM", true),
+        (SignalKind::interrupt(), "SIGINT", false),
+        (SignalKind::quit(), "SIGQUIT", false),
+    ] {
+        let mut stream = match signal(kind) {
+            Ok(stream) => stream,
+            Err(e) => {
+                log::warn!("cannot listen for {name}: {e}");
+                continue;
+            }
+        };
+        let (handle, draining) = (handle.clone(), draining.clone());
+        tasks.push(actix_web::rt::spawn(async move {
+            if stream.recv().await.is_none() {
+                return;
+            }
+            if !graceful {
+                log::info!("{name}: stopping now");
+                handle.stop(false).await;
+                return;
+            }
+            draining.0.store(true, Ordering::SeqCst);
+            if !drain.is_zero() {
+                log::info!(
+                    "{name}: /readyz now answers 503; serving for {}s more, then stopping",
+                    drain.as_secs()
+                );
+                actix_web::rt::time::sleep(drain).await;
+            }
+            log::info!("{name}: no longer accepting connections; finishing the requests in flight");
+            handle.stop(true).await;
+        }));
+    }
+    tasks
+}
+
+/// While draining, `/readyz` answers 503 so load balancers stop sending new work; every other
+/// route is served as usual.
+async fn unready_while_draining(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let draining = req.app_data::<web::Data<Draining>>().is_some_and(|d| d.0.load(Ordering::SeqCst));
+    if draining && req.path() == "/readyz" {
+        let response = HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .insert_header((header::RETRY_AFTER, "5"))
+            .body("shutting down");
+        return Ok(req.into_response(response));
+    }
+    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
 }
 
 /// Every route, in one place. `/api` answers cross-origin requests from `cors_origins` only.
@@ -222,14 +308,4 @@ async fn record_metrics(
         metrics.observe_request(&method, &route, response.status().as_u16(), started.elapsed());
     }
     Ok(response)
-}
-
-/// Migrates and seeds, once, even when several processes start together.
-fn prepare_database(pool: &db::DbPool) -> Result<(), DbError> {
-    let mut conn = pool.get()?;
-    match db::migrate_and_seed(&mut conn)? {
-        0 => {}
-        n => log::info!("seeded {n} ticket tiers"),
-    }
-    Ok(())
 }

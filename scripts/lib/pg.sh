@@ -19,13 +19,6 @@ pg_start() {
     echo "error: PostgreSQL server programs (initdb, pg_ctl) not found; install the postgresql package" >&2
     return 1
   fi
-  PG_PORT=""
-  local candidate
-  for candidate in $(seq 55432 55632); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then PG_PORT=$candidate; break; fi
-  done
-  [ -n "$PG_PORT" ] || { echo "error: no free port for a throwaway PostgreSQL" >&2; return 1; }
-
   mkdir -p target
   pg_dir="$(mktemp -d "$PWD/target/pg.XXXXXX")"
   trap pg_cleanup EXIT
@@ -39,11 +32,24 @@ pg_start() {
   PG_DATA="$pg_dir/data"
   $PG_RUN_AS "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --no-instructions >"$pg_dir/initdb.log" 2>&1 \
     || { cat "$pg_dir/initdb.log" >&2; return 1; }
-  local options="-p $PG_PORT -k $pg_dir -c listen_addresses=127.0.0.1"
-  local opt
-  for opt in "$@"; do options="$options -c $opt"; done
-  $PG_RUN_AS "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$pg_dir/server.log" -w -o "$options" start >/dev/null \
-    || { cat "$pg_dir/server.log" >&2; return 1; }
+  local extra="" opt
+  for opt in "$@"; do extra="$extra -c $opt"; done
+  # A port nobody listens on may still be taken (the client end of some connection on this
+  # busy machine): when the server cannot bind, try the next one.
+  PG_PORT=""
+  local candidate
+  for candidate in $(seq 55432 55632); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then continue; fi
+    if [ -f "$pg_dir/server.log" ]; then : >"$pg_dir/server.log"; fi
+    if $PG_RUN_AS "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$pg_dir/server.log" -w \
+      -o "-p $candidate -k $pg_dir -c listen_addresses=127.0.0.1$extra" start >/dev/null; then
+      PG_PORT=$candidate
+      break
+    fi
+    grep -q "could not bind\|could not create any TCP/IP sockets" "$pg_dir/server.log" \
+      || { cat "$pg_dir/server.log" >&2; return 1; }
+  done
+  [ -n "$PG_PORT" ] || { echo "error: no free port for a throwaway PostgreSQL" >&2; return 1; }
   PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
   export PG_URL PG_BIN PG_DATA PG_PORT PG_RUN_AS
 }

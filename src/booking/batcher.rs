@@ -127,6 +127,8 @@ fn serve(pool: &DbPool, batch: Vec<Job>) {
             return;
         }
     };
+    // The wait for a connection may have outlasted some buyers' patience.
+    let batch: Vec<Job> = batch.into_iter().filter(|job| !job.reply.is_closed()).collect();
     // A key twice in one batch (a double click within a millisecond): the first goes in the
     // batch, the repeat after it, where it finds the first one's booking.
     let mut seen = std::collections::HashSet::new();

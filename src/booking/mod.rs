@@ -13,9 +13,11 @@ pub mod availability;
 mod batcher;
 mod error;
 mod refunds;
+mod replay;
 pub mod sessions;
 mod shop;
 pub mod steps;
+mod sweeper;
 pub mod types;
 
 pub use crate::db::models::{

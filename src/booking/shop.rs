@@ -9,7 +9,7 @@ use super::admin::{self, AdminError, Dashboard, TierFigures};
 use super::availability::{Availability, Snapshot};
 use super::batcher::Batcher;
 use super::steps::{self, Reservation, Settlement};
-use super::{BookingError, BookingRequest, Buyer, Reference};
+use super::{BookingError, BookingRequest, Reference};
 use crate::clock::now_millis;
 use crate::db::models::{AuditEntry, Booking, BookingStatus, Refund, Tier};
 use crate::db::reserve::Reserved;
@@ -43,9 +43,6 @@ pub struct PoolState {
     pub max: u32,
 }
 
-/// How long a replay waits for an earlier attempt with the same key to finish paying.
-const REPLAY_WAIT: Duration = Duration::from_secs(15);
-
 impl Shop {
     pub fn new(
         pool: DbPool,
@@ -63,6 +60,14 @@ impl Shop {
             refund_retry_base: Duration::from_secs(1),
             availability: Arc::new(Availability::new(Duration::from_millis(500))),
         }
+    }
+
+    pub(super) fn hold_ttl(&self) -> Duration {
+        self.hold_ttl
+    }
+
+    pub(super) fn snapshot(&self) -> &Availability {
+        &self.availability
     }
 
     /// Sets how old the availability snapshot may be (`AVAILABILITY_MAX_AGE_MS`).
@@ -152,29 +157,6 @@ impl Shop {
         (self.pay(held).await, false)
     }
 
-    /// A request the snapshot shows cannot fit: `409` at memory speed. A repeated key gets its
-    /// first attempt's answer instead (one indexed read, no write); if the database cannot
-    /// answer that, the snapshot's answer stands.
-    async fn refuse_from_memory(
-        &self,
-        request: &BookingRequest,
-    ) -> Option<(Result<Booking, BookingError>, bool)> {
-        let snapshot = self.availability.fresh()?;
-        let available = snapshot.tier(request.tier.as_str())?.available;
-        if available >= request.quantity.as_i32() {
-            return None;
-        }
-        if request.idempotency_key.is_some() {
-            let req = request.clone();
-            if let Ok(Some(earlier)) = self.with_conn(move |c| steps::earlier_attempt(c, &req)).await {
-                let result = self.replay(request, earlier).await;
-                let replayed = !matches!(result, Err(BookingError::KeyReused));
-                return Some((result, replayed));
-            }
-        }
-        Some((Err(BookingError::NotEnoughSeats { requested: request.quantity.as_i32(), available }), false))
-    }
-
     async fn pay(&self, held: Booking) -> Result<Booking, BookingError> {
         let started = Instant::now();
         let charge = self.gateway.charge(held.total_cents, &held.reference).await;
@@ -238,79 +220,6 @@ impl Shop {
                     self.refund_unrecorded(held, transaction_id).await;
                     return Err(e.into());
                 }
-            }
-        }
-    }
-
-    async fn reload(&self, booking: &Booking) -> Result<Booking, BookingError> {
-        let id = booking.id.clone();
-        self.with_conn(move |c| Booking::by_id(c, &id).map_err(DbError::from))
-            .await?
-            .ok_or_else(|| BookingError::Storage(DbError::Query(diesel::result::Error::NotFound)))
-    }
-
-    /// Answers a repeated key with the first attempt's outcome, waiting for it if it is
-    /// still paying.
-    async fn replay(&self, request: &BookingRequest, earlier: Booking) -> Result<Booking, BookingError> {
-        // A key belongs to its buyer and its booking: anyone else, or another tier or quantity,
-        // is refused, and learns nothing of the first booking.
-        let same_buyer = match &request.buyer {
-            Buyer::Api { user_id } => earlier.user_id.as_deref() == Some(user_id.as_str()),
-            Buyer::Web { name, email } => {
-                earlier.user_id.is_none()
-                    && earlier.customer_name == name.as_str()
-                    && earlier.customer_email == email.as_str()
-            }
-        };
-        if !same_buyer
-            || earlier.tier_id != request.tier.as_str()
-            || earlier.quantity != request.quantity.as_i32()
-        {
-            return Err(BookingError::KeyReused);
-        }
-        log::info!("{}: replayed for a repeated idempotency key", earlier.reference);
-        let deadline = Instant::now() + REPLAY_WAIT;
-        let mut booking = earlier;
-        while booking.status == BookingStatus::Held && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(25)).await;
-            booking = self.reload(&booking).await?;
-        }
-        match booking.status {
-            BookingStatus::Confirmed => Ok(booking),
-            BookingStatus::PaymentFailed => Err(BookingError::PaymentDeclined {
-                reason: booking.failure_reason.clone().unwrap_or_else(|| "Payment failed".into()),
-                reference: booking.reference,
-            }),
-            BookingStatus::Refunded => Err(BookingError::Refunded { reference: booking.reference }),
-            status => Err(BookingError::Unsettled { reference: booking.reference, status }),
-        }
-    }
-
-    /// Expires overdue holds now; returns how many.
-    pub async fn sweep_now(&self) -> Result<usize, DbError> {
-        let expired = self.with_conn(|c| steps::sweep(c, now_millis())).await?;
-        for hold in &expired {
-            log::info!(
-                "{}: hold expired, {} seat(s) of {} returned",
-                hold.reference,
-                hold.quantity,
-                hold.tier_id
-            );
-        }
-        self.metrics.record_expired_holds(expired.len());
-        Ok(expired.len())
-    }
-
-    /// Runs the sweeper until the process ends.
-    pub async fn run_sweeper(self) {
-        // Often enough that a hold never outlives its TTL by much, rarely enough to be cheap.
-        let period = (self.hold_ttl / 4).clamp(Duration::from_millis(250), Duration::from_secs(5));
-        let mut ticker = tokio::time::interval(period);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if let Err(e) = self.sweep_now().await {
-                log::warn!("sweeper: {}", crate::db::error::chain(&e));
             }
         }
     }

@@ -182,6 +182,20 @@ pub fn release(conn: &mut DbConnection, booking: &Booking, reason: &str, now: i6
     })
 }
 
+/// Expires one hold now (its buyer is gone: nothing was charged) and gives its seats back;
+/// false if it was no longer held.
+pub fn expire(conn: &mut DbConnection, hold: &Booking, now: i64) -> Result<bool, DbError> {
+    write_transaction(conn, |c| {
+        // Lock order: the tier first, then the booking.
+        Tier::lock(c, &hold.tier_id)?;
+        if !Booking::transition(c, &hold.id, BookingStatus::Held, BookingStatus::Expired, now)? {
+            return Ok(false);
+        }
+        Tier::return_seats(c, &hold.tier_id, hold.quantity)?;
+        Ok(true)
+    })
+}
+
 /// Returns the seats of holds older than their expiry (`held → expired`), at most 500 per call,
 /// and returns the bookings it expired. Safe to run in several processes at once.
 pub fn sweep(conn: &mut DbConnection, now: i64) -> Result<Vec<Booking>, DbError> {

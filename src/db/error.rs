@@ -10,6 +10,9 @@ pub enum DbError {
     /// or every connection is busy).
     #[error("no database connection")]
     Unavailable(#[from] r2d2::Error),
+    /// The database refused a connection; the message is libpq's (password redacted).
+    #[error("{0}")]
+    Connect(String),
     #[error("database query failed")]
     Query(#[from] DieselError),
     #[error("migrations failed")]
@@ -30,7 +33,7 @@ impl DbError {
     /// unreachable, or busy): callers answer `503` and may retry. Everything else is a fault.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Unavailable(_) => true,
+            Self::Unavailable(_) | Self::Connect(_) => true,
             Self::Query(e) => is_transient_query_error(e),
             Self::Migration(_) | Self::Folder { .. } | Self::TaskPanicked(_) => false,
         }
@@ -43,7 +46,8 @@ impl DbError {
 ///    25006 (read-only transaction: the host is a standby now, after a failover) and 40001
 ///    (serialization failure) are retryable by definition;
 /// 2. only then words, for what carries no code: SQLite's busy/locked after `busy_timeout`,
-///    and a PostgreSQL server shutting down (57P01–57P03 reach Diesel as `Unknown`).
+///    a PostgreSQL server shutting down (57P01–57P03 reach Diesel as `Unknown`), and PgBouncer
+///    giving up on its server (08P01).
 pub fn is_transient_query_error(e: &DieselError) -> bool {
     match e {
         DieselError::DatabaseError(
@@ -53,13 +57,18 @@ pub fn is_transient_query_error(e: &DieselError) -> bool {
             _,
         ) => true,
         DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
-            const SIGNS: [&str; 6] = [
+            const SIGNS: [&str; 10] = [
                 "database is locked",
                 "database is busy",
                 "terminating connection",
                 "the database system is",
                 "server closed the connection",
                 "no connection to the server",
+                // PgBouncer's own errors (SQLSTATE 08P01, which Diesel does not classify).
+                "server login has been failing",
+                "query_wait_timeout",
+                "server conn crashed",
+                "no more connections allowed",
             ];
             let message = info.message().to_ascii_lowercase();
             SIGNS.iter().any(|sign| message.contains(sign))

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use techkraft_tickets::booking::{Booking, BookingStatus, Tier};
-use techkraft_tickets::db::{DbConnection, DbPool, build_pool};
+use techkraft_tickets::db::{DbPool, build_pool};
 use techkraft_tickets::payment::{ChargeFuture, PaymentGateway, RefundFuture, SimulatedGateway};
 use techkraft_tickets::settings::Settings;
 use techkraft_tickets::startup::Application;
@@ -99,6 +99,7 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .chain(super::cluster::inherited_settings())
     .collect();
     for (k, v) in overrides {
         vars.insert((*k).to_owned(), (*v).to_owned());
@@ -201,7 +202,7 @@ impl TestApp {
     }
 
     /// A database connection for looking at (or arranging) rows.
-    pub fn conn(&self) -> r2d2::PooledConnection<diesel::r2d2::ConnectionManager<DbConnection>> {
+    pub fn conn(&self) -> techkraft_tickets::db::PooledConn {
         self.pool.get().expect("test connection")
     }
 

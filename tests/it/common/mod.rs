@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod cluster;
 pub mod http;
 pub mod pg;
 pub mod process;

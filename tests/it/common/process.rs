@@ -35,7 +35,8 @@ impl ServerProcess {
             .env("RATE_LIMIT_LOOKUPS_PER_MIN", "0")
             // Tests play many clients from one address.
             .env("MAX_CONNECTIONS_PER_CLIENT", "100000")
-            .env("RUST_LOG", "info,actix_web::middleware::logger=warn");
+            .env("RUST_LOG", "info,actix_web::middleware::logger=warn")
+            .envs(super::cluster::inherited_settings());
         for (k, v) in envs {
             cmd.env(k, v);
         }

@@ -1,0 +1,38 @@
+//! The sweeper: holds past their expiry give their seats back, in every process.
+
+use std::time::Duration;
+
+use super::{Shop, steps};
+use crate::clock::now_millis;
+use crate::db::DbError;
+
+impl Shop {
+    /// Expires overdue holds now; returns how many.
+    pub async fn sweep_now(&self) -> Result<usize, DbError> {
+        let expired = self.with_conn(|c| steps::sweep(c, now_millis())).await?;
+        for hold in &expired {
+            log::info!(
+                "{}: hold expired, {} seat(s) of {} returned",
+                hold.reference,
+                hold.quantity,
+                hold.tier_id
+            );
+        }
+        self.metrics.record_expired_holds(expired.len());
+        Ok(expired.len())
+    }
+
+    /// Runs the sweeper until the process ends.
+    pub async fn run_sweeper(self) {
+        // Often enough that a hold never outlives its TTL by much, rarely enough to be cheap.
+        let period = (self.hold_ttl() / 4).clamp(Duration::from_millis(250), Duration::from_secs(5));
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = self.sweep_now().await {
+                log::warn!("sweeper: {}", crate::db::error::chain(&e));
+            }
+        }
+    }
+}

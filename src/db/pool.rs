@@ -1,0 +1,320 @@
+//! Connections and the pool: establishing the backend the URL names (so libpq's own reason for
+//! a refusal reaches the log), the per-connection settings of each backend, the check that
+//! drops connections to a server that became read-only, and migrations that keep no session
+//! state (so they run through PgBouncer in transaction mode).
+
+use std::path::Path;
+
+use diesel::connection::{CacheSize, SimpleConnection};
+use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use r2d2::{ManageConnection, Pool};
+
+use super::{DbConnection, DbError, write_transaction};
+use crate::db::models::Tier;
+use crate::settings::{DatabaseUrl, Settings};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Any number that other applications sharing the database are unlikely to lock.
+const MIGRATION_LOCK: i64 = 7041997;
+
+/// The pool's connection manager: opens the backend that `DATABASE_URL` names, and nothing
+/// else. (Diesel's `MultiConnection::establish` tries every backend in turn and, when all
+/// fail, reports only "Invalid connection url for multiconnection", hiding libpq's reason.)
+#[derive(Debug, Clone)]
+pub struct Manager {
+    target: Target,
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    /// A file path (what follows `sqlite://`).
+    Sqlite(String),
+    Postgres {
+        /// What libpq is given (the configured URL plus network timeouts).
+        url: String,
+        /// The password in the URL, if any, to keep it out of messages.
+        password: Option<String>,
+        /// Diesel's prepared-statement cache; off behind PgBouncer in transaction mode.
+        statement_cache: bool,
+    },
+}
+
+impl Manager {
+    /// A manager for `url`. `statement_cache` only matters on PostgreSQL.
+    pub fn new(url: &DatabaseUrl, statement_cache: bool) -> Self {
+        let target = match url {
+            DatabaseUrl::Sqlite(path) => Target::Sqlite(path.clone()),
+            DatabaseUrl::Postgres(url) => Target::Postgres {
+                url: with_network_timeouts(url),
+                password: url_password(url),
+                statement_cache,
+            },
+        };
+        Self { target }
+    }
+
+    /// Opens one connection, with a one-line error that carries the database's own reason
+    /// and never the password.
+    pub fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match &self.target {
+            Target::Sqlite(path) => diesel::SqliteConnection::establish(path).map(DbConnection::Sqlite),
+            Target::Postgres { url, password, statement_cache } => {
+                let mut conn = diesel::PgConnection::establish(url).map_err(|e| {
+                    use diesel::ConnectionError::{BadConnection, InvalidConnectionUrl};
+                    match e {
+                        BadConnection(m) => BadConnection(one_line(&m, password.as_deref())),
+                        InvalidConnectionUrl(m) => InvalidConnectionUrl(one_line(&m, password.as_deref())),
+                        other => other,
+                    }
+                })?;
+                if !statement_cache {
+                    // Named statements live in one server session; behind a transaction-mode
+                    // pooler the next transaction may run in another one. Uncached statements
+                    // are sent as one PQsendQueryParams (parse, bind and execute together).
+                    conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+                }
+                Ok(DbConnection::Pg(conn))
+            }
+        }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        self.establish().map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    /// Run on every checkout. On PostgreSQL it also asks whether the session is read-only: a
+    /// primary that was demoted (or a pooler that now points at a standby) answers every write
+    /// with SQLSTATE 25006, and reconnecting, with `target_session_attrs=read-write` in a
+    /// multi-host URL, finds the host that now takes writes. Same round trip as `SELECT 1`.
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        match conn {
+            DbConnection::Pg(pg) => {
+                let read_only: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "current_setting('transaction_read_only') = 'on'",
+                ))
+                .get_result(pg)
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                if read_only {
+                    // r2d2 drops the connection and hands this to `LogConnectionErrors`.
+                    return Err(diesel::r2d2::Error::QueryError(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
+                        Box::new(READ_ONLY.to_owned()),
+                    )));
+                }
+                Ok(())
+            }
+            DbConnection::Sqlite(_) => conn.ping().map_err(diesel::r2d2::Error::QueryError),
+        }
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// The pool handed to every request.
+pub type DbPool = Pool<Manager>;
+/// A connection checked out of the pool.
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// Applies SQLite's per-connection settings: WAL lets readers run beside the one writer,
+/// `busy_timeout` makes writers queue instead of failing with "database is locked".
+/// PostgreSQL gets none: no session state, so PgBouncer in transaction mode works.
+#[derive(Debug, Clone, Copy)]
+struct ConnectionSetup;
+
+impl r2d2::CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSetup {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        if let DbConnection::Sqlite(c) = conn {
+            for pragma in [
+                "PRAGMA busy_timeout = 5000;",
+                "PRAGMA journal_mode = WAL;",
+                "PRAGMA synchronous = NORMAL;",
+                "PRAGMA foreign_keys = ON;",
+            ] {
+                c.batch_execute(pragma).map_err(diesel::r2d2::Error::QueryError)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Logs the pool's failures to open a connection with the database's own reason.
+#[derive(Debug)]
+struct LogConnectionErrors {
+    url: String,
+}
+
+impl r2d2::HandleError<diesel::r2d2::Error> for LogConnectionErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        match error {
+            diesel::r2d2::Error::QueryError(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
+                _,
+            )) => log::warn!("database {}: {READ_ONLY}; dropped from the pool", self.url),
+            diesel::r2d2::Error::ConnectionError(e) => {
+                log::error!("database connection to {} failed: {e}", self.url)
+            }
+            e => log::error!("database {}: pooled connection unusable: {e}", self.url),
+        }
+    }
+}
+
+const READ_ONLY: &str = "a pooled connection's server is read-only (a standby, or a demoted primary)";
+
+/// Builds the pool for `settings.database_url`, creating the SQLite file's folder if needed.
+/// Fails if the database cannot be reached at start, saying why in one line.
+pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
+    if let DatabaseUrl::Sqlite(path) = &settings.database_url
+        && let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| DbError::Folder { path: dir.display().to_string(), source })?;
+    }
+    let manager = Manager::new(&settings.database_url, settings.db_statement_cache);
+    let redacted = settings.database_url.redacted();
+    // One connection first, so that a refusal is reported as itself rather than as the
+    // pool's "timed out waiting for connection".
+    manager.establish().map_err(|e| DbError::Connect(format!("cannot connect to {redacted}: {e}")))?;
+    Pool::builder()
+        .max_size(settings.db_pool_size)
+        .min_idle(Some(1))
+        .connection_timeout(settings.db_pool_timeout)
+        .connection_customizer(Box::new(ConnectionSetup))
+        .error_handler(Box::new(LogConnectionErrors { url: redacted }))
+        .build(manager)
+        .map_err(DbError::from)
+}
+
+/// Migrates and seeds, once, even when several processes start together. Uses
+/// `DATABASE_MIGRATION_URL` (a direct connection) when set, else a pooled connection.
+pub fn prepare_database(pool: &DbPool, settings: &Settings) -> Result<(), DbError> {
+    let seeded = match &settings.database_migration_url {
+        Some(url) => {
+            let mut direct = Manager::new(url, true)
+                .establish()
+                .map_err(|e| DbError::Connect(format!("DATABASE_MIGRATION_URL {}: {e}", url.redacted())))?;
+            migrate_and_seed(&mut direct)?
+        }
+        None => migrate_and_seed(&mut *pool.get()?)?,
+    };
+    if seeded > 0 {
+        log::info!("seeded {seeded} ticket tiers");
+    }
+    Ok(())
+}
+
+/// On PostgreSQL everything happens in one transaction under a transaction-scoped advisory
+/// lock: processes starting together take turns, and no session state is needed, so it works
+/// through PgBouncer in transaction mode (the lock ends with the transaction; a session-level
+/// `pg_advisory_lock` would be taken on one server connection and released on another).
+/// Each migration runs in a savepoint inside it.
+fn migrate_and_seed(conn: &mut DbConnection) -> Result<usize, DbError> {
+    if matches!(conn, DbConnection::Pg(_)) {
+        conn.transaction(|c| {
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).execute(c)?;
+            run_migrations(c)?;
+            Ok(Tier::seed_if_empty(c)?)
+        })
+    } else {
+        run_migrations(conn)?;
+        Ok(write_transaction(conn, Tier::seed_if_empty)?)
+    }
+}
+
+/// Applies the embedded migrations of the connection's backend.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
+    let source = match conn {
+        DbConnection::Pg(_) => POSTGRES_MIGRATIONS,
+        DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
+    };
+    conn.run_pending_migrations(source).map(|_| ()).map_err(DbError::Migration)
+}
+
+/// Adds libpq timeouts the URL does not set itself, so that a database behind a dead network
+/// (no answer at all, rather than a refused connection) also fails fast instead of hanging a
+/// request: `connect_timeout` bounds new connections, `tcp_user_timeout` a query whose packets
+/// go unacknowledged.
+fn with_network_timeouts(url: &str) -> String {
+    let mut url = url.to_owned();
+    for (name, value) in [("connect_timeout", "2"), ("tcp_user_timeout", "5000")] {
+        if !url.contains(&format!("{name}=")) {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&format!("{name}={value}"));
+        }
+    }
+    url
+}
+
+/// The password of `postgres://user:password@host/…` (or `…?password=…`), if there is one.
+fn url_password(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let in_query = rest.split_once('?').and_then(|(_, query)| {
+        query.split('&').find_map(|pair| match pair.split_once('=') {
+            Some((key, value)) if key.eq_ignore_ascii_case("password") => Some(value.to_owned()),
+            _ => None,
+        })
+    });
+    let in_userinfo = rest
+        .split('?')
+        .next()
+        .and_then(|r| r.rsplit_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password.to_owned());
+    in_userinfo.or(in_query).filter(|p| !p.is_empty())
+}
+
+/// libpq's message on one line (it spreads a refusal over several, one per host tried), with
+/// the password hidden should it ever appear.
+fn one_line(message: &str, password: Option<&str>) -> String {
+    let line = message
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match password {
+        Some(p) => line.replace(p, "***"),
+        None => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_timeouts_are_added_unless_the_url_sets_them() {
+        assert_eq!(
+            with_network_timeouts("postgres://u@h/db"),
+            "postgres://u@h/db?connect_timeout=2&tcp_user_timeout=5000"
+        );
+        assert_eq!(
+            with_network_timeouts("postgres://u@h/db?sslmode=disable&connect_timeout=9"),
+            "postgres://u@h/db?sslmode=disable&connect_timeout=9&tcp_user_timeout=5000"
+        );
+    }
+
+    #[test]
+    fn libpq_messages_become_one_line_without_the_password() {
+        assert_eq!(url_password("postgres://tk:s3cret@db1,db2/shop"), Some("s3cret".to_owned()));
+        assert_eq!(url_password("postgres://tk@db/shop"), None);
+        assert_eq!(url_password("postgres://tk@db/shop?password=pw9&sslmode=off"), Some("pw9".to_owned()));
+        let message = "connection to server at \"db\" (10.0.0.1), port 5432 failed: FATAL:  \
+                       password authentication failed for user \"tk\" s3cret\n";
+        assert_eq!(
+            one_line(message, Some("s3cret")),
+            "connection to server at \"db\" (10.0.0.1), port 5432 failed: FATAL: password \
+             authentication failed for user \"tk\" ***"
+        );
+    }
+}

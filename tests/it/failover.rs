@@ -1,0 +1,278 @@
+//! Losing the PostgreSQL primary (SPEC §10): three server processes on the libpq multi-host
+//! URL `…@primary,standby/shop?target_session_attrs=read-write`, buyers and pollers running;
+//! the primary is SIGKILLed and its synchronous standby promoted. No answered booking is lost,
+//! the gap answers 503 (never 500), and bookings succeed again within 5 s of the promotion.
+//! Also: connections to a primary that turned read-only (25006) leave the pool.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::common::ServerProcess;
+use crate::common::cluster::ReplicatedPg;
+use diesel::prelude::*;
+use techkraft_tickets::booking::{Booking, BookingStatus, Tier};
+use techkraft_tickets::db::DbConnection;
+
+/// One request made during the run.
+#[derive(Debug, Clone)]
+struct Shot {
+    booking: bool,
+    started: Duration,
+    finished: Duration,
+    /// `None`: no HTTP answer at all.
+    status: Option<u16>,
+    /// The reference a `303` points at.
+    reference: Option<String>,
+}
+
+const ENV: [(&str, &str); 5] = [
+    ("PAYMENT_DELAY_MS", "0-20"),
+    ("PAYMENT_SUCCESS_RATE", "1"),
+    ("DB_POOL_SIZE", "4"),
+    ("HOLD_TTL_SECS", "15"),
+    ("RUST_LOG", "warn,techkraft_tickets=info"),
+];
+
+/// Posts one booking (or polls) and records what came back.
+async fn shoot(client: &awc::Client, base: &str, booking: bool, t0: Instant) -> Shot {
+    let started = t0.elapsed();
+    let answer = if booking {
+        let body = serde_urlencoded::to_string(crate::common::form("general", "1")).unwrap();
+        client
+            .post(format!("{base}/bookings"))
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .send_body(body)
+            .await
+    } else {
+        client.get(format!("{base}/api/tickets")).send().await
+    };
+    let (status, reference) = match answer {
+        Ok(mut response) => {
+            let _ = response.body().limit(1 << 20).await;
+            let reference = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| l.strip_prefix("/bookings/"))
+                .map(str::to_owned);
+            (Some(response.status().as_u16()), reference)
+        }
+        Err(_) => (None, None),
+    };
+    Shot { booking, started, finished: t0.elapsed(), status, reference }
+}
+
+/// Counts of each status among some shots.
+fn tally<'a>(shots: impl Iterator<Item = &'a Shot>) -> HashMap<Option<u16>, usize> {
+    let mut counts = HashMap::new();
+    for s in shots {
+        *counts.entry(s.status).or_default() += 1;
+    }
+    counts
+}
+
+#[actix_rt::test]
+async fn killing_the_primary_loses_no_answered_booking_and_bookings_resume_after_promotion() {
+    let pg = Arc::new(ReplicatedPg::start());
+    let url = pg.multi_host_url();
+    let servers: Vec<ServerProcess> = (0..3).map(|_| ServerProcess::start(&url, &ENV)).collect();
+    let bases: Vec<String> = servers.iter().map(|s| s.address.clone()).collect();
+    // A tier that cannot sell out during the run.
+    diesel::sql_query("UPDATE ticket_tiers SET capacity = 1000000, available = 1000000 WHERE id = 'general'")
+        .execute(&mut pg.primary.connect("shop"))
+        .unwrap();
+
+    let t0 = Instant::now();
+    let shots: Rc<RefCell<Vec<Shot>>> = Rc::default();
+    let stop = Rc::new(std::cell::Cell::new(false));
+    let mut load = Vec::new();
+    for worker in 0..8 {
+        let (shots, stop, bases) = (shots.clone(), stop.clone(), bases.clone());
+        // Six buyers and two pollers, each with its own connection.
+        let booking = worker < 6;
+        load.push(actix_rt::spawn(async move {
+            let client = crate::common::client();
+            let mut n = worker;
+            while !stop.get() {
+                let server = n % bases.len();
+                n += 1;
+                let shot = shoot(&client, &bases[server], booking, t0).await;
+                let failed = shot.status != Some(if booking { 303 } else { 200 });
+                shots.borrow_mut().push(shot);
+                if failed {
+                    // The gap: do not spin on instant 503s.
+                    actix_rt::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }));
+    }
+    let booked = |shots: &Rc<RefCell<Vec<Shot>>>, after: Duration| {
+        shots.borrow().iter().filter(|s| s.booking && s.status == Some(303) && s.started >= after).count()
+    };
+
+    // Traffic flows, then the primary's machine is gone.
+    while booked(&shots, Duration::ZERO) < 50 || t0.elapsed() < Duration::from_secs(1) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "bookings did not start: {:?}",
+            tally(shots.borrow().iter())
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    pg.primary.kill();
+    let killed_at = t0.elapsed();
+    // The time a failover manager takes to decide the primary is dead.
+    actix_rt::time::sleep(Duration::from_secs(1)).await;
+    let promoting = pg.clone();
+    actix_rt::task::spawn_blocking(move || promoting.promote_standby()).await.unwrap();
+    let promoted_at = t0.elapsed();
+
+    // Bookings started after the promotion succeed again; then a little more traffic.
+    while booked(&shots, promoted_at) < 20 {
+        assert!(
+            t0.elapsed() < promoted_at + Duration::from_secs(15),
+            "bookings did not resume after the promotion: {:?}",
+            tally(shots.borrow().iter().filter(|s| s.started >= promoted_at))
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.set(true);
+    for task in load {
+        task.await.unwrap();
+    }
+    let shots = shots.borrow().clone();
+
+    let bookings: Vec<&Shot> = shots.iter().filter(|s| s.booking).collect();
+    let polls: Vec<&Shot> = shots.iter().filter(|s| !s.booking).collect();
+    let gap: Vec<&Shot> =
+        shots.iter().filter(|s| s.finished >= killed_at && s.started <= promoted_at).collect();
+    let recovered = bookings
+        .iter()
+        .filter(|s| s.status == Some(303) && s.started >= promoted_at)
+        .map(|s| s.finished - promoted_at)
+        .min()
+        .unwrap();
+    println!(
+        "killed at {killed_at:?}, promoted at {promoted_at:?}; bookings {:?}; polls {:?}; during the gap {:?}; \
+         first booking after the promotion answered {recovered:?} after it",
+        tally(bookings.iter().copied()),
+        tally(polls.iter().copied()),
+        tally(gap.iter().copied()),
+    );
+
+    for s in &shots {
+        let expected: &[u16] = if s.booking { &[303, 503] } else { &[200, 503] };
+        assert!(s.status.is_some_and(|st| expected.contains(&st)), "only success or 503, never 500: {s:?}");
+    }
+    assert!(
+        recovered <= Duration::from_secs(5),
+        "bookings succeed within 5 s of the promotion: {recovered:?}"
+    );
+
+    // On the new primary: every answered booking is there, confirmed, with its transaction
+    // id; every charge has seats or a refund on record; seats are conserved.
+    let mut conn = DbConnection::Pg(pg.standby.connect("shop"));
+    let settle = Instant::now();
+    let rows = loop {
+        let rows = Booking::recent(&mut conn, 1_000_000).unwrap();
+        if rows.iter().all(|b| b.status != BookingStatus::Held) {
+            break rows;
+        }
+        assert!(settle.elapsed() < Duration::from_secs(40), "holds did not settle");
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    };
+    let by_reference: HashMap<&str, &Booking> = rows.iter().map(|b| (b.reference.as_str(), b)).collect();
+    let answered: Vec<&str> =
+        bookings.iter().filter(|s| s.status == Some(303)).map(|s| s.reference.as_deref().unwrap()).collect();
+    for reference in &answered {
+        let booking =
+            by_reference.get(reference).unwrap_or_else(|| panic!("{reference} was answered 303 but is lost"));
+        assert_eq!(booking.status, BookingStatus::Confirmed, "{booking:?}");
+        assert!(booking.transaction_id.as_deref().is_some_and(|t| t.starts_with("txn_")), "{booking:?}");
+    }
+    for booking in &rows {
+        if booking.transaction_id.is_some() {
+            assert!(
+                matches!(booking.status, BookingStatus::Confirmed | BookingStatus::Refunded),
+                "a charge without seats or refund: {booking:?}"
+            );
+        }
+    }
+    for tier in Tier::all(&mut conn).unwrap() {
+        let occupied: i32 = rows
+            .iter()
+            .filter(|b| b.tier_id == tier.id && b.status.occupies_seats())
+            .map(|b| b.quantity)
+            .sum();
+        assert!(tier.available >= 0);
+        assert_eq!(tier.available + occupied + tier.withheld, tier.capacity, "conservation: {tier:?}");
+    }
+    println!(
+        "answered 303: {}, on the new primary: {} confirmed, {} refunded",
+        answered.len(),
+        rows.iter().filter(|b| b.status == BookingStatus::Confirmed).count(),
+        rows.iter().filter(|b| b.status == BookingStatus::Refunded).count()
+    );
+    for s in &servers {
+        assert!(!s.log_text().contains("multiconnection"), "libpq's reason is logged:\n{}", s.log_text());
+    }
+}
+
+/// Client sessions of the shop database on a node.
+fn shop_sessions(conn: &mut diesel::PgConnection) -> i64 {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM pg_stat_activity WHERE datname = 'shop' AND backend_type = 'client backend')",
+    ))
+    .get_result(conn)
+    .unwrap()
+}
+
+#[actix_rt::test]
+async fn connections_to_a_primary_that_turned_read_only_leave_the_pool_for_the_writable_host() {
+    let pg = Arc::new(ReplicatedPg::start());
+    let server =
+        ServerProcess::start(&pg.multi_host_url(), &[("DB_POOL_SIZE", "3"), ("PAYMENT_DELAY_MS", "20")]);
+    let client = crate::common::client();
+    // Six bookings at once: every pooled connection is checked out.
+    let burst = || async {
+        let shots = (0..6).map(|_| shoot(&client, &server.address, true, Instant::now()));
+        futures_util::future::join_all(shots).await.into_iter().map(|s| s.status).collect::<Vec<_>>()
+    };
+    assert!(burst().await.iter().all(|s| *s == Some(303)));
+    let mut old_primary = pg.primary.connect("postgres");
+    assert!(shop_sessions(&mut old_primary) >= 1, "the pool is connected to the primary");
+
+    // A switchover: the primary stops taking writes (its sessions stay open and would answer
+    // every write with SQLSTATE 25006), then the standby is promoted.
+    pg.make_primary_read_only();
+    let promoting = pg.clone();
+    actix_rt::task::spawn_blocking(move || promoting.promote_standby()).await.unwrap();
+
+    // Every checkout asks whether the session is read-only, so no booking fails, and the
+    // old primary's sessions are dropped as they are checked out.
+    let mut rounds = 0;
+    loop {
+        let statuses = burst().await;
+        rounds += 1;
+        assert!(
+            statuses.iter().all(|s| *s == Some(303)),
+            "bookings after the switchover: {statuses:?}\n{}",
+            server.log_text()
+        );
+        if shop_sessions(&mut old_primary) == 0 {
+            break;
+        }
+        assert!(rounds < 20, "the pool kept connections to the read-only host");
+    }
+    assert!(server.log_text().contains("read-only"), "{}", server.log_text());
+    let mut new_primary = DbConnection::Pg(pg.standby.connect("shop"));
+    let confirmed = Booking::recent(&mut new_primary, 1000)
+        .unwrap()
+        .iter()
+        .filter(|b| b.status == BookingStatus::Confirmed)
+        .count();
+    assert_eq!(confirmed, 6 * (rounds + 1), "every answered booking is on the new primary");
+}
