@@ -92,7 +92,7 @@ impl Batcher {
 
 /// An error for every waiter of a failed batch (errors are not `Clone`), transient or not as
 /// the original was.
-fn failure(message: &str, transient: bool) -> DbError {
+pub(super) fn failure(message: &str, transient: bool) -> DbError {
     let kind = if transient { DatabaseErrorKind::ClosedConnection } else { DatabaseErrorKind::Unknown };
     DbError::Query(DieselError::DatabaseError(kind, Box::new(message.to_owned())))
 }

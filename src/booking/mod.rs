@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod availability;
 mod batcher;
+mod confirmer;
 mod error;
 mod refunds;
 mod replay;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::admin::{self, AdminError, Dashboard, TierFigures};
 use super::availability::{Availability, Snapshot};
 use super::batcher::Batcher;
+use super::confirmer::Confirmer;
 use super::steps::{self, Reservation, Settlement};
 use super::{BookingError, BookingRequest, Reference};
 use crate::clock::now_millis;
@@ -33,6 +34,8 @@ pub struct Shop {
     availability: Arc<Availability>,
     /// Per-tier reservation batches (see `batcher.rs`).
     batcher: Arc<Batcher>,
+    /// Confirmation batches (see `confirmer.rs`).
+    confirmer: Arc<Confirmer>,
 }
 
 /// The connection pool's state, for `/metrics`.
@@ -52,6 +55,7 @@ impl Shop {
     ) -> Self {
         Self {
             batcher: Arc::new(Batcher::new(pool.clone())),
+            confirmer: Arc::new(Confirmer::new(pool.clone())),
             pool,
             gateway,
             hold_ttl,
@@ -199,7 +203,7 @@ impl Shop {
         let mut backoff = Duration::from_millis(50);
         loop {
             let (booking, txn) = (held.clone(), transaction_id.to_owned());
-            match self.with_conn(move |c| steps::confirm(c, &booking, &txn, now_millis())).await {
+            match self.confirmer.confirm(booking, txn).await {
                 Ok(settlement) => return Ok(settlement),
                 Err(e) if e.is_transient() && Instant::now() < deadline => {
                     log::warn!(

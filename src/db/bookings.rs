@@ -91,6 +91,58 @@ impl Booking {
         Ok(changed == 1)
     }
 
+    /// `held → confirmed` for many bookings at once, each with its transaction id, in one
+    /// statement (group commit of confirmations). Returns the ids it confirmed; a booking no
+    /// longer held is left alone.
+    pub fn confirm_held_many(
+        conn: &mut DbConnection,
+        paid: &[(String, String)],
+        now: i64,
+    ) -> QueryResult<Vec<String>> {
+        use diesel::sql_types::{BigInt, Text};
+        if paid.is_empty() {
+            return Ok(Vec::new());
+        }
+        #[derive(QueryableByName)]
+        struct Confirmed {
+            #[diesel(sql_type = Text)]
+            id: String,
+        }
+        // Both backends: UPDATE … FROM a VALUES list (SQLite 3.33+), RETURNING (3.35+).
+        let ids: Vec<Confirmed> = match conn {
+            DbConnection::Pg(pg) => {
+                let values: Vec<String> =
+                    (0..paid.len()).map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3)).collect();
+                let sql = format!(
+                    "UPDATE bookings SET status = 'confirmed', transaction_id = v.txn, updated_at = $1 \
+                     FROM (VALUES {}) AS v(id, txn) \
+                     WHERE bookings.id = v.id AND bookings.status = 'held' RETURNING bookings.id",
+                    values.join(", ")
+                );
+                let mut query = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>().bind::<BigInt, _>(now);
+                for (id, txn) in paid {
+                    query = query.bind::<Text, _>(id.clone()).bind::<Text, _>(txn.clone());
+                }
+                query.load(pg)?
+            }
+            DbConnection::Sqlite(sqlite) => {
+                let values = vec!["(?, ?)"; paid.len()].join(", ");
+                let sql = format!(
+                    "UPDATE bookings SET status = 'confirmed', transaction_id = v.txn, updated_at = ? \
+                     FROM (SELECT column1 AS id, column2 AS txn FROM (VALUES {values})) AS v \
+                     WHERE bookings.id = v.id AND bookings.status = 'held' RETURNING bookings.id"
+                );
+                let mut query =
+                    diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>().bind::<BigInt, _>(now);
+                for (id, txn) in paid {
+                    query = query.bind::<Text, _>(id.clone()).bind::<Text, _>(txn.clone());
+                }
+                query.load(sqlite)?
+            }
+        };
+        Ok(ids.into_iter().map(|c| c.id).collect())
+    }
+
     /// Records the gateway's answer on a booking.
     pub fn record_payment(
         conn: &mut DbConnection,
