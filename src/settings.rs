@@ -129,8 +129,9 @@ pub struct Settings {
     pub admin_password: Secret,
     /// True when the password was generated because `ADMIN_PASSWORD` was unset.
     pub admin_password_generated: bool,
-    /// Key for signing the admin session cookie (at least 64 bytes).
-    pub session_secret: Secret,
+    /// Key for signing the admin session cookie (at least 64 bytes); unset: generated once
+    /// and kept in the database, so every process accepts every other's cookies.
+    pub session_secret: Option<Secret>,
     pub payment_success_rate: f64,
     pub payment_delay: DelayRange,
     /// Probability that a simulated refund fails (to exercise the retries).
@@ -156,6 +157,8 @@ pub struct Settings {
     pub max_connections_per_client: u32,
     /// The concert: `EVENT_NAME`, `EVENT_VENUE`, `EVENT_STARTS_AT`.
     pub event: Event,
+    /// Tickets, email and the door (SPEC §11).
+    pub tickets: crate::ticketing::TicketingSettings,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -228,8 +231,7 @@ impl Settings {
                     fault: "must be at least 64 characters".into(),
                 });
             }
-            Some(s) => Secret::new(s),
-            None => Secret::new(random_token(64)),
+            other => other.map(Secret::new),
         };
 
         let payment_success_rate: f64 = parse("PAYMENT_SUCCESS_RATE", get("PAYMENT_SUCCESS_RATE"), 0.95)?;
@@ -347,6 +349,7 @@ impl Settings {
             client_body_timeout: Duration::from_secs(body_timeout_secs),
             max_connections_per_client,
             event,
+            tickets: crate::ticketing::TicketingSettings::parse(get)?,
         })
     }
 }

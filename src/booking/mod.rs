@@ -9,11 +9,13 @@
 //! - `admin`: the box-office operations and their figures.
 
 pub mod admin;
+mod email;
 mod error;
 mod refunds;
 pub mod sessions;
 mod shop;
 pub mod steps;
+pub mod tickets;
 pub mod types;
 
 pub use crate::db::models::{

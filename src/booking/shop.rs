@@ -26,6 +26,10 @@ pub struct Shop {
     pub(super) refunds_due: Arc<tokio::sync::Notify>,
     /// The first retry of a failed refund; later ones double.
     pub(super) refund_retry_base: Duration,
+    /// The email sender's settings (`None`: no sender runs in this process).
+    pub(super) mail: Option<Arc<crate::mail::Mail>>,
+    /// Wakes the email sender when an email is queued.
+    pub(super) emails_due: Arc<tokio::sync::Notify>,
 }
 
 /// The connection pool's state, for `/metrics`.
@@ -53,7 +57,15 @@ impl Shop {
             metrics,
             refunds_due: Arc::default(),
             refund_retry_base: Duration::from_secs(1),
+            mail: None,
+            emails_due: Arc::default(),
         }
+    }
+
+    /// Sends email with these settings (see `booking::email`).
+    pub fn with_mail(mut self, mail: crate::mail::Mail) -> Self {
+        self.mail = Some(Arc::new(mail));
+        self
     }
 
     /// Sets the first retry delay of a failed refund (`REFUND_RETRY_BASE_MS`).
@@ -132,6 +144,8 @@ impl Shop {
             Ok(charge) => match self.settle_paid(&held, &charge.transaction_id).await? {
                 Settlement::Confirmed => {
                     log::info!("{}: confirmed ({})", held.reference, charge.transaction_id);
+                    // Its tickets' email was queued with the confirmation: send it soon.
+                    self.emails_due.notify_one();
                     Ok(Booking {
                         status: BookingStatus::Confirmed,
                         transaction_id: Some(charge.transaction_id),
