@@ -133,6 +133,11 @@ impl Shop {
         }
     }
 
+    /// Where links point (`PUBLIC_BASE_URL`, else the bound address).
+    pub fn public_base_url(&self) -> String {
+        self.mail.as_ref().map(|m| m.base_url.clone()).unwrap_or_default()
+    }
+
     /// Emails given up on, newest first (for the dashboard).
     pub async fn failed_emails(&self) -> Result<Vec<OutboxEmail>, DbError> {
         self.with_conn(|c| OutboxEmail::failed(c, 50).map_err(DbError::from)).await

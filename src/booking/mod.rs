@@ -21,7 +21,10 @@ pub mod types;
 pub use crate::db::models::{
     AdminSessionRow, AuditEntry, Booking, BookingStatus, Refund, RefundStatus, Tier,
 };
+pub use crate::db::outbox::OutboxEmail;
+pub use crate::db::tickets::Ticket;
 pub use admin::{AdminError, Dashboard, TierFigures};
+pub use email::Resend;
 pub use error::BookingError;
 pub use shop::{PoolState, Shop};
 pub use types::{CustomerName, Email, IdempotencyKey, InvalidInput, Quantity, Reference, TierId};
