@@ -149,6 +149,33 @@ pub fn check_in(c: &mut DbConnection, raw: &str, now: i64) -> Result<CheckIn, Db
     })
 }
 
+impl super::Shop {
+    /// A booking's tickets, by seat.
+    pub async fn tickets_of(&self, booking_id: String) -> Result<Vec<Ticket>, DbError> {
+        self.with_conn(move |c| Ticket::for_booking(c, &booking_id).map_err(DbError::from)).await
+    }
+
+    /// True if a booking has this reference and this email address ("find my booking").
+    pub async fn booking_matches(&self, reference: super::Reference, email: String) -> Result<bool, DbError> {
+        let found = self
+            .with_conn(move |c| Booking::by_reference(c, reference.as_str()).map_err(DbError::from))
+            .await?;
+        Ok(found.is_some_and(|b| {
+            !b.customer_email.is_empty() && b.customer_email.eq_ignore_ascii_case(email.trim())
+        }))
+    }
+
+    /// The door: admits the ticket with this code once.
+    pub async fn check_in(&self, raw: String) -> Result<CheckIn, DbError> {
+        self.with_conn(move |c| check_in(c, &raw, crate::clock::now_millis())).await
+    }
+
+    /// Per tier id: tickets of confirmed bookings, and how many are checked in.
+    pub async fn check_in_counts(&self) -> Result<Vec<(String, i64, i64)>, DbError> {
+        self.with_conn(|c| Ticket::counts_by_tier(c).map_err(DbError::from)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,32 +207,5 @@ mod tests {
         ] {
             assert_eq!(check_code(&key, raw), CodeCheck::Malformed, "{raw}");
         }
-    }
-}
-
-impl super::Shop {
-    /// A booking's tickets, by seat.
-    pub async fn tickets_of(&self, booking_id: String) -> Result<Vec<Ticket>, DbError> {
-        self.with_conn(move |c| Ticket::for_booking(c, &booking_id).map_err(DbError::from)).await
-    }
-
-    /// True if a booking has this reference and this email address ("find my booking").
-    pub async fn booking_matches(&self, reference: super::Reference, email: String) -> Result<bool, DbError> {
-        let found = self
-            .with_conn(move |c| Booking::by_reference(c, reference.as_str()).map_err(DbError::from))
-            .await?;
-        Ok(found.is_some_and(|b| {
-            !b.customer_email.is_empty() && b.customer_email.eq_ignore_ascii_case(email.trim())
-        }))
-    }
-
-    /// The door: admits the ticket with this code once.
-    pub async fn check_in(&self, raw: String) -> Result<CheckIn, DbError> {
-        self.with_conn(move |c| check_in(c, &raw, crate::clock::now_millis())).await
-    }
-
-    /// Per tier id: tickets of confirmed bookings, and how many are checked in.
-    pub async fn check_in_counts(&self) -> Result<Vec<(String, i64, i64)>, DbError> {
-        self.with_conn(|c| Ticket::counts_by_tier(c).map_err(DbError::from)).await
     }
 }
