@@ -1,7 +1,7 @@
 //! The settings of tickets, email and the door (SPEC §11), parsed beside the others in
 //! `Settings::from_lookup`: `PUBLIC_BASE_URL`, `TICKET_SECRET`, `SMTP_URL`, `EMAIL_FROM`,
 //! `DOOR_PASSWORD`, and the sender's `EMAIL_OUTBOX_DIR`, `EMAIL_MAX_ATTEMPTS`,
-//! `EMAIL_RETRY_BASE_MS`.
+//! `EMAIL_RETRY_BASE_MS`, `EMAIL_SEND_TIMEOUT_SECS`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +28,9 @@ pub struct TicketingSettings {
     pub email_max_attempts: i32,
     /// The first retry of a failed send; each later one waits twice as long (at most 5 min).
     pub email_retry_base: Duration,
+    /// How long one SMTP conversation may take; a claimed email is leased for twice this plus
+    /// 5 s, after which another process may send it.
+    pub email_send_timeout: Duration,
 }
 
 impl TicketingSettings {
@@ -85,6 +88,11 @@ impl TicketingSettings {
             Some(Ok(ms)) if (1..=600_000).contains(&ms) => Duration::from_millis(ms),
             Some(_) => return Err(fault("EMAIL_RETRY_BASE_MS", "must be 1 to 600000 milliseconds")),
         };
+        let email_send_timeout = match get("EMAIL_SEND_TIMEOUT_SECS").map(|v| v.trim().parse::<u64>()) {
+            None => Duration::from_secs(10),
+            Some(Ok(secs)) if (1..=300).contains(&secs) => Duration::from_secs(secs),
+            Some(_) => return Err(fault("EMAIL_SEND_TIMEOUT_SECS", "must be 1 to 300 seconds")),
+        };
         Ok(Self {
             public_base_url,
             ticket_secret,
@@ -94,6 +102,7 @@ impl TicketingSettings {
             outbox_dir,
             email_max_attempts,
             email_retry_base,
+            email_send_timeout,
         })
     }
 }

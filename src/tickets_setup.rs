@@ -53,5 +53,6 @@ pub fn mail(settings: &Settings, bound: SocketAddr) -> Mail {
         event: settings.event.clone(),
         max_attempts: settings.tickets.email_max_attempts,
         retry_base: settings.tickets.email_retry_base,
+        send_timeout: settings.tickets.email_send_timeout,
     }
 }

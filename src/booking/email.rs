@@ -17,8 +17,6 @@ use crate::db::tickets::Ticket;
 use crate::db::{DbConnection, DbError, write_transaction};
 use crate::mail::{EmailFacts, Mail, compose};
 
-/// How long a claimed email is left to its sender (SMTP calls time out after 10 s).
-const LEASE: Duration = Duration::from_secs(60);
 /// Emails claimed per round, sent in parallel.
 const BATCH: i64 = 10;
 /// "Send my tickets again" at most this often per booking.
@@ -48,11 +46,12 @@ impl Shop {
     /// Sends the emails that are due, a batch at a time; returns how many were claimed.
     pub async fn send_emails_due_now(&self) -> Result<usize, DbError> {
         let Some(mail) = self.mail.clone() else { return Ok(0) };
+        let lease = mail.lease().as_millis() as i64;
         let claimed = self
-            .with_conn(|c| {
+            .with_conn(move |c| {
                 let now = now_millis();
                 write_transaction(c, |c| {
-                    let emails = OutboxEmail::claim_due(c, now, now + LEASE.as_millis() as i64, BATCH)?;
+                    let emails = OutboxEmail::claim_due(c, now, now + lease, BATCH)?;
                     emails
                         .into_iter()
                         .map(|email| Ok((facts(c, &email)?, email)))

@@ -34,9 +34,17 @@ pub struct Mail {
     pub max_attempts: i32,
     /// The first retry; later ones double (at most 5 minutes).
     pub retry_base: Duration,
+    /// How long one SMTP conversation may take.
+    pub send_timeout: Duration,
 }
 
 impl Mail {
+    /// How long a claimed email is left to its sender: past its send timeout, with room to
+    /// record the result. After that another process may send it (again).
+    pub fn lease(&self) -> Duration {
+        self.send_timeout * 2 + Duration::from_secs(5)
+    }
+
     /// The host part of the base URL, for `Message-ID`s.
     pub fn host(&self) -> &str {
         let rest = self.base_url.split_once("://").map_or(self.base_url.as_str(), |(_, r)| r);
@@ -55,7 +63,7 @@ impl Mail {
                 use lettre::Transport as _;
                 let transport = lettre::SmtpTransport::from_url(url.expose())
                     .map_err(|e| format!("SMTP_URL: {e}"))?
-                    .timeout(Some(Duration::from_secs(10)))
+                    .timeout(Some(self.send_timeout))
                     .build();
                 transport.send(message).map(|_| ()).map_err(|e| error_chain(&e))
             }
@@ -95,6 +103,7 @@ mod tests {
             event: Event::parse(None, None, None).expect("event"),
             max_attempts: 3,
             retry_base: Duration::from_secs(1),
+            send_timeout: Duration::from_secs(10),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Email through the outbox, against a real SMTP server (aiosmtpd): the confirmation arrives
 //! with one QR code per ticket that decodes to the ticket's code; mail that is down at booking
-//! time arrives when it comes back; an email committed but not sent when the server is killed
-//! is sent after the restart; one that keeps failing is shown on the dashboard and sent again.
+//! time arrives when it comes back; an email committed but not sent, or in the middle of being
+//! sent, when the server is killed is sent after the restart; one that keeps failing is shown on the dashboard and sent again.
 
 use std::time::Duration;
 
@@ -91,6 +91,51 @@ async fn an_email_committed_but_not_sent_when_the_server_is_killed_is_sent_after
     assert_eq!(png_parts(&smtp.received()[0]).len(), 2);
 }
 
+/// A server that accepts SMTP connections and never answers: a send to it hangs until the
+/// send timeout. Dropped, it stops accepting.
+struct BlackHole {
+    port: u16,
+    _held: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+fn black_hole() -> BlackHole {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = held.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            sink.lock().expect("held").push(stream);
+        }
+    });
+    BlackHole { port, _held: held }
+}
+
+async fn an_email_being_sent_when_the_server_is_killed_is_sent_after_restart(backend: Backend) {
+    let database = fresh_database(backend);
+    let hole = black_hole();
+    let hanging = format!("smtp://127.0.0.1:{}", hole.port);
+    let first = ServerProcess::start(&database, &[("SMTP_URL", &hanging), ("EMAIL_SEND_TIMEOUT_SECS", "3")]);
+    let app = TestApp::attach(&first.address, &database);
+    let reference = app.book_ok("vip", "1").await;
+    // Claimed (an attempt counted, no result yet): the sender is in the middle of the send.
+    eventually("the send to start", Duration::from_secs(10), || {
+        outbox(&app, &reference).first().is_some_and(|e| e.attempts == 1 && e.last_error.is_none())
+    })
+    .await;
+    first.signal("KILL");
+    drop(first);
+    let email = outbox(&app, &reference).remove(0);
+    assert_eq!((email.status.as_str(), email.sent_at), ("pending", None), "neither sent nor lost");
+    let smtp = SmtpServer::start();
+    let _second = ServerProcess::start(&database, &[("SMTP_URL", &smtp.url())]);
+    // Sent once the dead sender's lease (twice the send timeout plus 5 s) has run out.
+    eventually("the email to arrive after the lease", Duration::from_secs(30), || {
+        smtp.received().iter().any(|m| m.contains(&reference))
+    })
+    .await;
+}
+
 async fn an_email_that_keeps_failing_is_shown_and_can_be_sent_again(backend: Backend) {
     let port = free_port();
     let url = format!("smtp://127.0.0.1:{port}");
@@ -121,5 +166,6 @@ both_backends!(
     a_confirmation_arrives_with_one_qr_code_per_ticket,
     mail_that_is_down_at_booking_arrives_when_it_comes_back,
     an_email_committed_but_not_sent_when_the_server_is_killed_is_sent_after_restart,
+    an_email_being_sent_when_the_server_is_killed_is_sent_after_restart,
     an_email_that_keeps_failing_is_shown_and_can_be_sent_again,
 );
