@@ -72,7 +72,7 @@ impl AppError {
         match self {
             Self::NotFound(what) => ("Not found", what.clone()),
             Self::BadRequest(why) => ("That request could not be read", why.clone()),
-            Self::Unauthorized => ("Sign-in required", "Sign in to the admin console first.".into()),
+            Self::Unauthorized => ("Sign-in required", "Sign in first: the box office at /admin/login, door staff at /door/login.".into()),
             Self::Forbidden(why) => ("Not allowed", why.clone()),
             Self::PayloadTooLarge => ("Too much data", "The request was larger than 16 KiB and was not read.".into()),
             Self::RequestTimeout => ("Too slow", "The request took too long to arrive and was not read.".into()),

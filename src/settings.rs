@@ -143,8 +143,9 @@ pub struct Settings {
     pub admin_password: Secret,
     /// True when the password was generated because `ADMIN_PASSWORD` was unset.
     pub admin_password_generated: bool,
-    /// Key for signing the admin session cookie (at least 64 bytes).
-    pub session_secret: Secret,
+    /// Key for signing the admin session cookie (at least 64 bytes); unset: generated once
+    /// and kept in the database, so every process accepts every other's cookies.
+    pub session_secret: Option<Secret>,
     pub payment_success_rate: f64,
     pub payment_delay: DelayRange,
     /// Probability that a simulated refund fails (to exercise the retries).
@@ -181,6 +182,8 @@ pub struct Settings {
     /// After SIGTERM, how long `/readyz` answers 503 while everything else is still served
     /// (`SHUTDOWN_DRAIN_SECS`, default 5; zero stops at once).
     pub shutdown_drain: Duration,
+    /// Tickets, email and the door (SPEC §11).
+    pub tickets: crate::ticketing::TicketingSettings,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -253,8 +256,7 @@ impl Settings {
                     fault: "must be at least 64 characters".into(),
                 });
             }
-            Some(s) => Secret::new(s),
-            None => Secret::new(random_token(64)),
+            other => other.map(Secret::new),
         };
 
         let payment_success_rate: f64 = parse("PAYMENT_SUCCESS_RATE", get("PAYMENT_SUCCESS_RATE"), 0.95)?;
@@ -407,6 +409,7 @@ impl Settings {
             db_statement_cache,
             database_migration_url,
             shutdown_drain: Duration::from_secs(shutdown_drain_secs),
+            tickets: crate::ticketing::TicketingSettings::parse(get)?,
         })
     }
 }

@@ -67,6 +67,7 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let pool = db::build_pool(&settings)?;
         db::prepare_database(&pool, &settings)?;
+        let session_secret = crate::tickets_setup::shared_secrets(&pool, &settings)?;
 
         let listener = TcpListener::bind(settings.bind_addr)
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr.to_string(), source })?;
@@ -78,7 +79,8 @@ impl Application {
         let metrics = Arc::new(Metrics::default());
         let shop = Shop::new(pool, gateway, settings.hold_ttl, metrics.clone())
             .with_refund_retry_base(settings.refund_retry_base)
-            .with_availability_max_age(settings.availability_max_age);
+            .with_availability_max_age(settings.availability_max_age)
+            .with_mail(crate::tickets_setup::mail(&settings, addr));
         let limits = Limits {
             bookings: RateLimiter::new(settings.rate_limit_bookings_per_min),
             sign_in: RateLimiter::new(settings.rate_limit_signin_per_min),
@@ -86,7 +88,7 @@ impl Application {
             lookups: RateLimiter::new(settings.rate_limit_lookups_per_min),
             trust_forwarded_for: settings.trust_forwarded_for,
         };
-        let cookie_key = Key::derive_from(settings.session_secret.expose().as_bytes());
+        let cookie_key = Key::derive_from(session_secret.as_bytes());
         let state = web::Data::new(AppState {
             shop: shop.clone(),
             settings: Arc::new(settings),
@@ -157,10 +159,12 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = actix_web::rt::spawn(self.shop.clone().run_sweeper());
         let refunds = actix_web::rt::spawn(self.shop.clone().run_refund_worker());
+        let emails = actix_web::rt::spawn(self.shop.clone().run_email_sender());
         let signals = watch_signals(self.server.handle(), self.draining.clone(), self.drain);
         let result = self.server.await;
         sweeper.abort();
         refunds.abort();
+        emails.abort();
         for task in signals {
             task.abort();
         }
@@ -260,6 +264,15 @@ pub fn routes_config(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
     .service(routes::admin::logout)
     .service(routes::admin::set_available)
     .service(routes::admin::reset)
+    .service(routes::tickets::calendar)
+    .service(routes::tickets::find_form)
+    .service(routes::tickets::find)
+    .service(routes::admin::retry_email)
+    .service(routes::door::login_form)
+    .service(routes::door::login)
+    .service(routes::door::index)
+    .service(routes::door::check_in)
+    .service(routes::door::logout)
     .service(routes::health::healthz)
     .service(routes::health::readyz)
     .service(routes::health::metrics)

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { startServer, makeConfirmedBooking, bookViaHttp, idempotencyKey, ROOT } = require('../lib/server');
+const { startServer, makeConfirmedBooking, bookViaHttp, idempotencyKey, ROOT, ADMIN_PASSWORD } = require('../lib/server');
 const { launchBrowser, newContext } = require('../lib/browser');
 const { signIn } = require('../lib/admin');
 
@@ -70,6 +70,8 @@ test('collect every full page the server renders', { timeout: 60_000 }, async ()
   await get('confirmation', `${u}${await makeConfirmedBooking(u)}`, 200);
   await get('error-404-booking', `${u}/bookings/TK-2222-2222-22`, 404);
   await get('error-404-route', `${u}/no-such-page`, 404);
+  await get('find', `${u}/find`, 200);
+  await get('door-login', `${u}/door/login`, 200);
   // Booking failures without JavaScript re-render the whole page with the message.
   await post('index-422', u, '', { ...good, email: 'a@b' }, 422);
   await post('basic-422', u, '?page=basic', { ...good, quantity: '11' }, 422);
@@ -97,6 +99,13 @@ test('collect every full page the server renders', { timeout: 60_000 }, async ()
     const dash = await context.request.get(`${u}/admin`);
     assert.equal(dash.status(), 200);
     save('admin', dash.status(), await dash.text());
+    // The door, opened with the admin password (no DOOR_PASSWORD here), after a check-in.
+    await page.goto(`${u}/door/login`);
+    await page.fill('#password', ADMIN_PASSWORD);
+    await Promise.all([page.waitForURL(/\/door$/), page.click('button[type="submit"]')]);
+    await page.fill('#code', 'TIX-NOT-A-CODE');
+    await Promise.all([page.waitForNavigation(), page.click('.door-form button[type="submit"]')]);
+    save('door-422', 422, await page.content());
     await context.close();
   } finally {
     await browser.close();

@@ -225,6 +225,7 @@ pub fn reset(
                 let Some(charge) = paid.transaction_id.as_deref() else { continue };
                 if Booking::transition(c, &paid.id, BookingStatus::Confirmed, BookingStatus::Refunded, now)? {
                     Refund::owed(&paid.id, charge, paid.total_cents, now).insert(c)?;
+                    super::tickets::queue_refund_notice(c, &paid, now)?;
                     refunded += 1;
                     refunded_cents += paid.total_cents;
                 }

@@ -102,8 +102,15 @@ fn serve(pool: &DbPool, batch: Vec<Job>) {
     let paid: Vec<(String, String)> =
         batch.iter().map(|j| (j.booking.id.clone(), j.transaction_id.clone())).collect();
     let now = now_millis();
-    let confirmed =
-        write_transaction(&mut conn, |c| crate::db::models::Booking::confirm_held_many(c, &paid, now));
+    // One transaction: the confirmations, and the tickets and email of each (as `steps::confirm`
+    // writes them for one booking).
+    let confirmed = write_transaction(&mut conn, |c| -> Result<Vec<String>, DbError> {
+        let ids = crate::db::models::Booking::confirm_held_many(c, &paid, now)?;
+        for job in batch.iter().filter(|job| ids.contains(&job.booking.id)) {
+            super::tickets::issue(c, &job.booking, now)?;
+        }
+        Ok(ids)
+    });
     match confirmed {
         Ok(ids) => {
             for job in batch {
@@ -117,7 +124,6 @@ fn serve(pool: &DbPool, batch: Vec<Job>) {
             }
         }
         Err(e) => {
-            let e = DbError::Query(e);
             let (message, transient) = (crate::db::error::chain(&e), e.is_transient());
             log::warn!("a confirmation batch failed: {message}");
             for job in batch {

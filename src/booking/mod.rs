@@ -12,6 +12,7 @@ pub mod admin;
 pub mod availability;
 mod batcher;
 mod confirmer;
+mod email;
 mod error;
 mod refunds;
 mod replay;
@@ -19,12 +20,16 @@ pub mod sessions;
 mod shop;
 pub mod steps;
 mod sweeper;
+pub mod tickets;
 pub mod types;
 
 pub use crate::db::models::{
     AdminSessionRow, AuditEntry, Booking, BookingStatus, Refund, RefundStatus, Tier,
 };
+pub use crate::db::outbox::OutboxEmail;
+pub use crate::db::tickets::Ticket;
 pub use admin::{AdminError, Dashboard, TierFigures};
+pub use email::Resend;
 pub use error::BookingError;
 pub use shop::{PoolState, Shop};
 pub use types::{CustomerName, Email, IdempotencyKey, InvalidInput, Quantity, Reference, TierId};

@@ -11,9 +11,19 @@ use crate::db::models::AdminSessionRow;
 /// A session lasts a working day.
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 60 * 60);
 
+/// The box office: everything under `/admin`.
+pub const ADMIN: &str = "admin";
+/// Door staff: check-in only.
+pub const DOOR: &str = "door";
+
 impl Shop {
-    /// Starts a session: a fresh id and CSRF token.
+    /// Starts an admin session: a fresh id and CSRF token.
     pub async fn start_admin_session(&self) -> Result<AdminSessionRow, DbError> {
+        self.start_session(ADMIN).await
+    }
+
+    /// Starts a session with `role` ([`ADMIN`] or [`DOOR`]).
+    pub async fn start_session(&self, role: &str) -> Result<AdminSessionRow, DbError> {
         let now = now_millis();
         let row = AdminSessionRow {
             id: crate::settings::random_token(32),
@@ -21,6 +31,7 @@ impl Shop {
             created_at: now,
             expires_at: now + SESSION_TTL.as_millis() as i64,
             revoked_at: None,
+            role: role.to_owned(),
         };
         let stored = row.clone();
         self.with_conn(move |c| {
@@ -33,7 +44,13 @@ impl Shop {
 
     /// The session with this id, if it is neither expired nor revoked.
     pub async fn admin_session(&self, id: String) -> Result<Option<AdminSessionRow>, DbError> {
-        self.with_conn(move |c| AdminSessionRow::valid(c, &id, now_millis()).map_err(DbError::from)).await
+        self.session(id, ADMIN).await
+    }
+
+    /// The session with this id and `role`, if it is neither expired nor revoked.
+    pub async fn session(&self, id: String, role: &'static str) -> Result<Option<AdminSessionRow>, DbError> {
+        self.with_conn(move |c| AdminSessionRow::valid(c, &id, role, now_millis()).map_err(DbError::from))
+            .await
     }
 
     /// Ends one session (`Some(id)`) or every session (`None`); returns how many ended.

@@ -36,6 +36,10 @@ pub struct Shop {
     batcher: Arc<Batcher>,
     /// Confirmation batches (see `confirmer.rs`).
     confirmer: Arc<Confirmer>,
+    /// The email sender's settings (`None`: no sender runs in this process).
+    pub(super) mail: Option<Arc<crate::mail::Mail>>,
+    /// Wakes the email sender when an email is queued.
+    pub(super) emails_due: Arc<tokio::sync::Notify>,
 }
 
 /// The connection pool's state, for `/metrics`.
@@ -63,6 +67,8 @@ impl Shop {
             refunds_due: Arc::default(),
             refund_retry_base: Duration::from_secs(1),
             availability: Arc::new(Availability::new(Duration::from_millis(500))),
+            mail: None,
+            emails_due: Arc::default(),
         }
     }
 
@@ -72,6 +78,12 @@ impl Shop {
 
     pub(super) fn snapshot(&self) -> &Availability {
         &self.availability
+    }
+
+    /// Sends email with these settings (see `booking::email`).
+    pub fn with_mail(mut self, mail: crate::mail::Mail) -> Self {
+        self.mail = Some(Arc::new(mail));
+        self
     }
 
     /// Sets how old the availability snapshot may be (`AVAILABILITY_MAX_AGE_MS`).
@@ -169,6 +181,8 @@ impl Shop {
             Ok(charge) => match self.settle_paid(&held, &charge.transaction_id).await? {
                 Settlement::Confirmed => {
                     log::info!("{}: confirmed ({})", held.reference, charge.transaction_id);
+                    // Its tickets' email was queued with the confirmation: send it soon.
+                    self.emails_due.notify_one();
                     Ok(Booking {
                         status: BookingStatus::Confirmed,
                         transaction_id: Some(charge.transaction_id),

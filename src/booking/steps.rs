@@ -110,9 +110,16 @@ pub fn confirm(
     transaction_id: &str,
     now: i64,
 ) -> Result<Settlement, DbError> {
-    // The usual case is one autocommitted statement (on SQLite it queues with the writers of
-    // `write_transaction` through the busy timeout).
-    if Booking::confirm_held(conn, &booking.id, transaction_id, now)? {
+    // The usual case: the compare-and-set and the tickets (with their email) in one short
+    // transaction; a booking is never confirmed without its tickets.
+    let confirmed = write_transaction(conn, |c| -> Result<bool, DbError> {
+        let confirmed = Booking::confirm_held(c, &booking.id, transaction_id, now)?;
+        if confirmed {
+            super::tickets::issue(c, booking, now)?;
+        }
+        Ok(confirmed)
+    })?;
+    if confirmed {
         return Ok(Settlement::Confirmed);
     }
     let retaken = write_transaction(conn, |c| -> Result<bool, DbError> {
@@ -129,6 +136,7 @@ pub fn confirm(
             return Err(DieselError::RollbackTransaction.into());
         }
         Booking::record_payment(c, &booking.id, Some(transaction_id), None)?;
+        super::tickets::issue(c, booking, now)?;
         log::info!(
             "{}: paid after its hold ended ({:?}); seats taken again",
             booking.reference,
@@ -157,6 +165,7 @@ pub fn confirm(
         )?;
         // The money goes back: owed from this commit on, paid by the refund worker.
         Refund::owed(&booking.id, transaction_id, booking.total_cents, now).insert(c)?;
+        super::tickets::queue_refund_notice(c, booking, now)?;
         Ok(Settlement::Refunded)
     })
 }

@@ -7,11 +7,14 @@ pub mod audit;
 pub mod bookings;
 pub mod error;
 pub mod models;
+pub mod outbox;
 mod pool;
 pub mod refunds;
 pub mod reserve;
 pub mod schema;
+pub mod secrets;
 pub mod sessions;
+pub mod tickets;
 pub mod tiers;
 
 pub use error::DbError;

@@ -187,4 +187,6 @@ pub struct AdminSessionRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// `admin` (the box office) or `door` (check-in only).
+    pub role: String,
 }

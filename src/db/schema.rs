@@ -71,7 +71,48 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        role -> Text,
     }
 }
 
 diesel::joinable!(refunds -> bookings (booking_id));
+
+diesel::table! {
+    app_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tickets (code) {
+        code -> Text,
+        booking_id -> Text,
+        seat -> Integer,
+        checked_in_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    email_outbox (id) {
+        id -> Text,
+        booking_id -> Text,
+        kind -> Text,
+        recipient -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(tickets -> bookings (booking_id));
+diesel::joinable!(email_outbox -> bookings (booking_id));
+diesel::allow_tables_to_appear_in_same_query!(tickets, bookings);
+diesel::allow_tables_to_appear_in_same_query!(tickets, ticket_tiers);
+diesel::allow_tables_to_appear_in_same_query!(email_outbox, bookings);

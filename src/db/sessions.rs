@@ -12,10 +12,16 @@ impl AdminSessionRow {
         diesel::insert_into(admin_sessions::table).values(self.clone()).execute(conn).map(|_| ())
     }
 
-    /// The session if it is still valid at `now`.
-    pub fn valid(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<Option<AdminSessionRow>> {
+    /// The session if it is still valid at `now` and has `role`.
+    pub fn valid(
+        conn: &mut DbConnection,
+        id: &str,
+        role: &str,
+        now: i64,
+    ) -> QueryResult<Option<AdminSessionRow>> {
         admin_sessions::table
             .filter(admin_sessions::id.eq(id))
+            .filter(admin_sessions::role.eq(role))
             .filter(admin_sessions::revoked_at.is_null())
             .filter(admin_sessions::expires_at.gt(now))
             .select(AdminSessionRow::as_select())

@@ -253,8 +253,14 @@ pub async fn show_booking(
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "Booking not found");
     let reference = Reference::parse(&reference).ok_or_else(not_found)?;
     let (b, refund) = state.shop.booking(reference).await.map_err(AppError::from)?.ok_or_else(not_found)?;
+    let issued = state.shop.tickets_of(b.id.clone()).await.map_err(AppError::from)?;
     let mut body = booking_json(&b);
     if let Value::Object(fields) = &mut body {
+        let codes: Vec<Value> = issued
+            .iter()
+            .map(|t| json!({"code": t.code, "checkedInAt": t.checked_in_at.map(iso_millis)}))
+            .collect();
+        fields.insert("tickets".into(), Value::Array(codes));
         fields.insert("unitPrice".into(), Value::Number(whole_dollars(b.unit_price_cents)));
         fields.insert("total".into(), Value::Number(whole_dollars(b.total_cents)));
         fields.insert("currency".into(), json!("USD"));

@@ -4,9 +4,11 @@ pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod bookings;
+pub mod door;
 pub mod health;
 mod json;
 pub mod pages;
+pub mod tickets;
 
 use std::sync::Arc;
 

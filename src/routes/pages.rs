@@ -74,6 +74,9 @@ pub struct AvailabilityFragment {
 pub struct BookingPage {
     pub asset_version: &'static str,
     pub booking: BookingView,
+    pub event: Event,
+    /// One per seat, each with its QR code.
+    pub tickets: Vec<crate::views::tickets::TicketView>,
 }
 
 #[get("/")]
@@ -120,8 +123,11 @@ pub async fn booking(
         .find(|t| t.id == booking.tier_id)
         .map(|t| t.name.as_str())
         .unwrap_or(booking.tier_id.as_str());
+    let tickets = state.shop.tickets_of(booking.id.clone()).await?;
     Ok(BookingPage {
         asset_version: assets::version(),
         booking: BookingView::new(&booking, tier_name).with_refund(refund.as_ref()),
+        tickets: crate::views::tickets::TicketView::all(&tickets, booking.status, &state.settings.event),
+        event: state.settings.event.clone(),
     })
 }

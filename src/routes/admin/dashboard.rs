@@ -9,6 +9,7 @@ use super::session::AdminSession;
 use crate::error::AppError;
 use crate::routes::{AppState, assets, html, see_other};
 use crate::views::admin::{AuditRow, DashboardView, RecentRow, RefundRow, TierRow};
+use crate::views::tickets::FailedEmailRow;
 
 #[derive(Template)]
 #[template(path = "admin/dashboard.html")]
@@ -21,6 +22,9 @@ struct DashboardPage {
     recent: Vec<RecentRow>,
     audit: Vec<AuditRow>,
     error: Option<String>,
+    /// Per tier: name, checked in, tickets.
+    door: Vec<(String, i64, i64)>,
+    failed_emails: Vec<FailedEmailRow>,
 }
 
 /// Renders the dashboard with `status` and an optional refusal to show on top.
@@ -31,6 +35,17 @@ pub async fn render(
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let view = DashboardView::new(&state.shop.dashboard().await?);
+    let counts = state.shop.check_in_counts().await?;
+    let door = view
+        .tiers
+        .iter()
+        .map(|t| {
+            let (issued, checked_in) =
+                counts.iter().find(|(id, _, _)| *id == t.id).map_or((0, 0), |(_, n, c)| (*n, *c));
+            (t.name.clone(), checked_in, issued)
+        })
+        .collect();
+    let failed_emails = state.shop.failed_emails().await?.iter().map(FailedEmailRow::new).collect();
     let page = DashboardPage {
         asset_version: assets::version(),
         csrf_token: session.csrf.clone(),
@@ -40,6 +55,8 @@ pub async fn render(
         recent: view.recent,
         audit: view.audit,
         error,
+        door,
+        failed_emails,
     };
     let mut response = html(status, &page)?;
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));

@@ -9,10 +9,12 @@
 
 mod actions;
 mod dashboard;
-mod session;
+mod emails;
+pub mod session;
 mod sign_in;
 
 pub use actions::{reset, set_available};
 pub use dashboard::index;
+pub use emails::retry_email;
 pub use session::AdminSession;
 pub use sign_in::{login, login_form, logout};

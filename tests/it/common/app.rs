@@ -79,6 +79,12 @@ pub fn fresh_database(backend: Backend) -> TestDatabase {
     }
 }
 
+/// Where emails go as `.eml` files in tests that set no `SMTP_URL`.
+pub fn outbox_dir() -> &'static str {
+    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| std::env::temp_dir().join("techkraft-tests").join("outbox").display().to_string())
+}
+
 /// Settings for a test: quiet, fast and deterministic unless overridden.
 pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = [
@@ -96,6 +102,8 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
         // Tests change the database behind the app's back: no availability snapshot unless a
         // test asks for one (the snapshot's own tests set a bound).
         ("AVAILABILITY_MAX_AGE_MS", "0"),
+        // Emails as files in a folder of the tests' own (never the working copy's data/).
+        ("EMAIL_OUTBOX_DIR", outbox_dir()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -7,21 +7,27 @@
 //! - `process`: the server binary as a child process, for tests that kill or restart it;
 //! - `pg`: PostgreSQL clusters and proxies of a test's own, for outages;
 //! - `admin`: signing in and posting admin forms;
-//! - `rush`: many buyers at once.
+//! - `door`: door staff and ticket codes;
+//! - `rush`: many buyers at once;
+//! - `smtp`: a real SMTP server (aiosmtpd) and reading what it received.
 
 pub mod admin;
 pub mod app;
 pub mod cluster;
+pub mod door;
 pub mod http;
 pub mod pg;
 pub mod process;
 pub mod rush;
+pub mod smtp;
 
 pub use admin::*;
 pub use app::*;
+pub use door::*;
 pub use http::*;
 pub use pg::*;
 pub use process::*;
+pub use smtp::*;
 
 /// Which database a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

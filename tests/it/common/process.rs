@@ -35,6 +35,7 @@ impl ServerProcess {
             .env("RATE_LIMIT_LOOKUPS_PER_MIN", "0")
             // Tests play many clients from one address.
             .env("MAX_CONNECTIONS_PER_CLIENT", "100000")
+            .env("EMAIL_OUTBOX_DIR", super::app::outbox_dir())
             .env("RUST_LOG", "info,actix_web::middleware::logger=warn")
             .envs(super::cluster::inherited_settings());
         for (k, v) in envs {

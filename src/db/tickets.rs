@@ -1,0 +1,104 @@
+//! Queries on `tickets`: one row per seat of a confirmed booking, written in the confirming
+//! transaction, and the door's check-in, one conditional update.
+
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::models::BookingStatus;
+use super::schema::{bookings, ticket_tiers, tickets};
+
+/// A ticket: one seat of a booking, admitted at most once.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tickets)]
+pub struct Ticket {
+    /// The signed code printed in the QR code.
+    pub code: String,
+    pub booking_id: String,
+    /// 1..=quantity within the booking.
+    pub seat: i32,
+    pub checked_in_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A ticket with what the door needs to know of its booking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketAtDoor {
+    pub ticket: Ticket,
+    pub status: BookingStatus,
+    pub tier_name: String,
+    pub customer_name: String,
+}
+
+impl Ticket {
+    /// Writes the tickets of one booking. Call it in the confirming transaction.
+    pub fn insert_all(conn: &mut DbConnection, rows: &[Ticket]) -> QueryResult<()> {
+        for row in rows {
+            diesel::insert_into(tickets::table).values(row.clone()).execute(conn)?;
+        }
+        Ok(())
+    }
+
+    /// A booking's tickets, by seat.
+    pub fn for_booking(conn: &mut DbConnection, booking_id: &str) -> QueryResult<Vec<Ticket>> {
+        tickets::table
+            .filter(tickets::booking_id.eq(booking_id))
+            .order(tickets::seat.asc())
+            .select(Ticket::as_select())
+            .load(conn)
+    }
+
+    /// Admits the ticket: sets `checked_in_at` if, and only if, it is not yet set and its
+    /// booking is confirmed, in one statement. True if this call admitted it.
+    pub fn check_in(conn: &mut DbConnection, code: &str, now: i64) -> QueryResult<bool> {
+        let confirmed = bookings::table
+            .filter(bookings::status.eq(BookingStatus::Confirmed.as_str()))
+            .select(bookings::id);
+        let changed = diesel::update(
+            tickets::table
+                .filter(tickets::code.eq(code))
+                .filter(tickets::checked_in_at.is_null())
+                .filter(tickets::booking_id.eq_any(confirmed)),
+        )
+        .set(tickets::checked_in_at.eq(now))
+        .execute(conn)?;
+        Ok(changed == 1)
+    }
+
+    /// The ticket with this code, with its booking's status, tier and name.
+    pub fn at_door(conn: &mut DbConnection, code: &str) -> QueryResult<Option<TicketAtDoor>> {
+        let row: Option<(Ticket, String, String, String)> = tickets::table
+            .inner_join(bookings::table.inner_join(ticket_tiers::table))
+            .filter(tickets::code.eq(code))
+            .select((Ticket::as_select(), bookings::status, ticket_tiers::name, bookings::customer_name))
+            .first(conn)
+            .optional()?;
+        row.map(|(ticket, status, tier_name, customer_name)| {
+            let status = BookingStatus::try_from(status)
+                .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+            Ok(TicketAtDoor { ticket, status, tier_name, customer_name })
+        })
+        .transpose()
+    }
+
+    /// Per tier: tickets of confirmed bookings, and how many of them are checked in.
+    pub fn counts_by_tier(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64, i64)>> {
+        let rows: Vec<(String, Option<i64>)> = tickets::table
+            .inner_join(bookings::table)
+            .filter(bookings::status.eq(BookingStatus::Confirmed.as_str()))
+            .select((bookings::tier_id, tickets::checked_in_at))
+            .load(conn)?;
+        let mut counts: Vec<(String, i64, i64)> = Vec::new();
+        for (tier, checked_in) in rows {
+            let index = match counts.iter().position(|(t, _, _)| *t == tier) {
+                Some(i) => i,
+                None => {
+                    counts.push((tier, 0, 0));
+                    counts.len() - 1
+                }
+            };
+            counts[index].1 += 1;
+            counts[index].2 += i64::from(checked_in.is_some());
+        }
+        Ok(counts)
+    }
+}

@@ -1,0 +1,149 @@
+//! The settings of tickets, email and the door (SPEC §11), parsed beside the others in
+//! `Settings::from_lookup`: `PUBLIC_BASE_URL`, `TICKET_SECRET`, `SMTP_URL`, `EMAIL_FROM`,
+//! `DOOR_PASSWORD`, and the sender's `EMAIL_OUTBOX_DIR`, `EMAIL_MAX_ATTEMPTS`,
+//! `EMAIL_RETRY_BASE_MS`, `EMAIL_SEND_TIMEOUT_SECS`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::settings::{Secret, SettingsError};
+
+/// Default `EMAIL_FROM`.
+pub const DEFAULT_FROM: &str = "TechKraft Tickets <tickets@techkraft.invalid>";
+
+#[derive(Clone, Debug)]
+pub struct TicketingSettings {
+    /// Where links in emails point (no trailing slash); unset: `http://` + the bound address.
+    pub public_base_url: Option<String>,
+    /// Signs ticket codes; unset: generated once and kept in the database.
+    pub ticket_secret: Option<Secret>,
+    /// `smtp://…` or `smtps://…` (it may carry a password); unset: `.eml` files.
+    pub smtp_url: Option<Secret>,
+    pub email_from: String,
+    /// Door staff sign-in; unset: only the admin password opens the door.
+    pub door_password: Option<Secret>,
+    /// Where emails go as `.eml` files when `SMTP_URL` is unset.
+    pub outbox_dir: PathBuf,
+    /// Sends tried before an email is marked failed.
+    pub email_max_attempts: i32,
+    /// The first retry of a failed send; each later one waits twice as long (at most 5 min).
+    pub email_retry_base: Duration,
+    /// How long one SMTP conversation may take; a claimed email is leased for twice this plus
+    /// 5 s, after which another process may send it.
+    pub email_send_timeout: Duration,
+}
+
+impl TicketingSettings {
+    /// Reads the settings through `get` (which answers `None` for unset or blank).
+    pub fn parse(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let fault = |variable: &'static str, fault: &str| SettingsError { variable, fault: fault.into() };
+        let public_base_url = match get("PUBLIC_BASE_URL") {
+            None => None,
+            Some(url) => {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+                if rest.is_none_or(|host| host.is_empty() || host.contains(char::is_whitespace)) {
+                    return Err(fault("PUBLIC_BASE_URL", "must be an http:// or https:// address"));
+                }
+                Some(url)
+            }
+        };
+        let ticket_secret = match get("TICKET_SECRET") {
+            Some(s) if s.len() < 32 => return Err(fault("TICKET_SECRET", "must be at least 32 characters")),
+            other => other.map(Secret::new),
+        };
+        let smtp_url = match get("SMTP_URL") {
+            Some(url) if !(url.starts_with("smtp://") || url.starts_with("smtps://")) => {
+                return Err(fault("SMTP_URL", "must start with smtp:// or smtps://"));
+            }
+            Some(url) => {
+                if let Err(e) = lettre::SmtpTransport::from_url(url.trim()) {
+                    return Err(SettingsError {
+                        variable: "SMTP_URL",
+                        fault: format!("cannot be used: {e}"),
+                    });
+                }
+                Some(Secret::new(url.trim()))
+            }
+            None => None,
+        };
+        let email_from = get("EMAIL_FROM").unwrap_or_else(|| DEFAULT_FROM.into()).trim().to_owned();
+        if email_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(fault("EMAIL_FROM", "must be an address such as Tickets <tickets@example.com>"));
+        }
+        let door_password = match get("DOOR_PASSWORD") {
+            Some(p) if p.chars().count() < 8 => {
+                return Err(fault("DOOR_PASSWORD", "must be at least 8 characters"));
+            }
+            other => other.map(Secret::new),
+        };
+        let outbox_dir = PathBuf::from(get("EMAIL_OUTBOX_DIR").unwrap_or_else(|| "data/outbox".into()));
+        let email_max_attempts = match get("EMAIL_MAX_ATTEMPTS").map(|v| v.trim().parse::<i32>()) {
+            None => 10,
+            Some(Ok(n)) if (1..=100).contains(&n) => n,
+            Some(_) => return Err(fault("EMAIL_MAX_ATTEMPTS", "must be a whole number from 1 to 100")),
+        };
+        let email_retry_base = match get("EMAIL_RETRY_BASE_MS").map(|v| v.trim().parse::<u64>()) {
+            None => Duration::from_secs(1),
+            Some(Ok(ms)) if (1..=600_000).contains(&ms) => Duration::from_millis(ms),
+            Some(_) => return Err(fault("EMAIL_RETRY_BASE_MS", "must be 1 to 600000 milliseconds")),
+        };
+        let email_send_timeout = match get("EMAIL_SEND_TIMEOUT_SECS").map(|v| v.trim().parse::<u64>()) {
+            None => Duration::from_secs(10),
+            Some(Ok(secs)) if (1..=300).contains(&secs) => Duration::from_secs(secs),
+            Some(_) => return Err(fault("EMAIL_SEND_TIMEOUT_SECS", "must be 1 to 300 seconds")),
+        };
+        Ok(Self {
+            public_base_url,
+            ticket_secret,
+            smtp_url,
+            email_from,
+            door_password,
+            outbox_dir,
+            email_max_attempts,
+            email_retry_base,
+            email_send_timeout,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<TicketingSettings, SettingsError> {
+        TicketingSettings::parse(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
+    }
+
+    #[test]
+    fn unset_settings_take_the_defaults() {
+        let s = parse(&[]).expect("defaults");
+        assert_eq!(s.public_base_url, None);
+        assert!(s.smtp_url.is_none() && s.ticket_secret.is_none() && s.door_password.is_none());
+        assert_eq!(s.email_from, DEFAULT_FROM);
+        assert_eq!(s.outbox_dir, PathBuf::from("data/outbox"));
+        assert_eq!(s.email_max_attempts, 10);
+    }
+
+    #[test]
+    fn urls_are_checked_and_trimmed() {
+        let s = parse(&[
+            ("PUBLIC_BASE_URL", "https://tickets.example.com/"),
+            ("SMTP_URL", "smtps://u:p@mail.example.com"),
+        ])
+        .expect("valid");
+        assert_eq!(s.public_base_url.as_deref(), Some("https://tickets.example.com"));
+        assert!(format!("{s:?}").contains("REDACTED") && !format!("{s:?}").contains("u:p@"));
+        for (variable, value) in [
+            ("PUBLIC_BASE_URL", "tickets.example.com"),
+            ("SMTP_URL", "http://mail.example.com"),
+            ("EMAIL_FROM", "not an address"),
+            ("TICKET_SECRET", "short"),
+            ("DOOR_PASSWORD", "1234"),
+            ("EMAIL_MAX_ATTEMPTS", "0"),
+        ] {
+            let err = parse(&[(variable, value)]).expect_err(variable);
+            assert_eq!(err.variable, variable, "{err}");
+        }
+    }
+}
