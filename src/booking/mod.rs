@@ -14,6 +14,7 @@ mod batcher;
 mod confirmer;
 mod email;
 mod error;
+mod office;
 mod refunds;
 mod replay;
 pub mod sessions;

@@ -5,14 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::admin::{self, AdminError, Dashboard, TierFigures};
 use super::availability::{Availability, Snapshot};
 use super::batcher::Batcher;
 use super::confirmer::Confirmer;
 use super::steps::{self, Reservation, Settlement};
 use super::{BookingError, BookingRequest, Reference};
 use crate::clock::now_millis;
-use crate::db::models::{AuditEntry, Booking, BookingStatus, Refund, Tier};
+use crate::db::models::{Booking, BookingStatus, Refund, Tier};
 use crate::db::reserve::Reserved;
 use crate::db::{DbConnection, DbError, DbPool};
 use crate::metrics::{BookingOutcome, Metrics};
@@ -270,39 +269,6 @@ impl Shop {
     pub fn pool_state(&self) -> PoolState {
         let state = self.pool.state();
         PoolState { connections: state.connections, idle: state.idle_connections, max: self.pool.max_size() }
-    }
-
-    /// The box office's figures, recent bookings and audit log.
-    pub async fn dashboard(&self) -> Result<Dashboard, DbError> {
-        self.with_conn(|c| admin::dashboard(c).map_err(DbError::from)).await
-    }
-
-    /// Per-tier figures.
-    pub async fn figures(&self) -> Result<Vec<TierFigures>, DbError> {
-        self.with_conn(|c| admin::figures(c).map_err(DbError::from)).await
-    }
-
-    /// Sets a tier's available seats (see [`admin::set_available`]).
-    pub async fn set_available(
-        &self,
-        tier_id: String,
-        target: i32,
-        actor: String,
-    ) -> Result<AuditEntry, AdminError> {
-        let entry =
-            self.with_conn(move |c| admin::set_available(c, &tier_id, target, &actor, now_millis())).await?;
-        log::info!("{} {}: {} -> {}", entry.actor, entry.action, entry.before, entry.after);
-        Ok(entry)
-    }
-
-    /// Resets one tier or all (see [`admin::reset`]).
-    pub async fn reset(&self, tier_id: Option<String>, actor: String) -> Result<Vec<AuditEntry>, AdminError> {
-        let entries =
-            self.with_conn(move |c| admin::reset(c, tier_id.as_deref(), &actor, now_millis())).await?;
-        for entry in &entries {
-            log::info!("{} {}: {} -> {}", entry.actor, entry.action, entry.before, entry.after);
-        }
-        Ok(entries)
     }
 }
 

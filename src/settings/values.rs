@@ -1,0 +1,145 @@
+//! The values settings are made of: database URLs, delay ranges, secrets that never print.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::SettingsError;
+
+/// Where the database lives; the scheme decides the backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH`: PATH is everything after the scheme (relative or absolute).
+    Sqlite(String),
+    /// `postgres://…` or `postgresql://…`, passed to libpq unchanged.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses a URL, refusing any scheme other than `sqlite://`, `postgres://` and
+    /// `postgresql://` (Diesel's `MultiConnection` would otherwise open a SQLite file named
+    /// after whatever string it was given).
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://data/techkraft.sqlite3".into());
+            }
+            Ok(Self::Sqlite(path.to_owned()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else {
+            Err("must start with sqlite://, postgres:// or postgresql://".into())
+        }
+    }
+
+    /// The URL without any password, safe for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{path}"),
+            Self::Postgres(url) => redact_password(url),
+        }
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    // postgres://user:secret@host/db -> postgres://user:***@host/db
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let url = match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    };
+    // …?password=secret&… (libpq takes the password as a parameter too)
+    match url.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => url,
+    }
+}
+
+/// The simulated gateway's latency: a fixed number or an inclusive range of milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DelayRange {
+    pub min_ms: u64,
+    pub max_ms: u64,
+}
+
+impl DelayRange {
+    /// Parses `250` or `100-500`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let number = |s: &str| {
+            s.trim().parse::<u64>().map_err(|_| format!("{s:?} is not a whole number of milliseconds"))
+        };
+        let (min_ms, max_ms) = match text.split_once('-') {
+            Some((lo, hi)) => (number(lo)?, number(hi)?),
+            None => {
+                let n = number(text)?;
+                (n, n)
+            }
+        };
+        if min_ms > max_ms {
+            return Err(format!("range {min_ms}-{max_ms} runs backwards"));
+        }
+        if max_ms > 600_000 {
+            return Err("at most 600000 ms".into());
+        }
+        Ok(Self { min_ms, max_ms })
+    }
+
+    /// A delay drawn uniformly from the range.
+    pub fn sample(&self) -> Duration {
+        Duration::from_millis(rand::rng().random_range(self.min_ms..=self.max_ms))
+    }
+}
+
+/// A secret setting: `Debug` prints `Secret([REDACTED])`, so settings can be logged whole.
+/// (A newtype rather than the `secrecy` crate: the settings are cloned into every worker, and
+/// this needs no extra dependency.)
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+pub(super) fn parse_bool(variable: &'static str, value: Option<String>) -> Result<bool, SettingsError> {
+    match value.as_deref().map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(SettingsError { variable, fault: format!("{v:?} is not true or false") }),
+    }
+}
+
+/// A random string of `len` characters from an alphabet that survives copy and paste.
+pub fn random_token(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
