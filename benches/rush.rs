@@ -12,7 +12,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::rush::{report, rush, start_servers, vip_accounts, wait_until_settled};
+use common::rush::{report, rush_from, start_servers, vip_accounts, wait_until_settled};
 use common::{Backend, fresh_database, pool_for};
 
 fn arg(name: &str, default: usize) -> usize {
@@ -28,14 +28,25 @@ fn main() {
     // `cargo bench` passes `--bench`; anything else we do not know is ignored.
     let buyers = arg("--buyers", 5000);
     let servers = arg("--servers", 3);
+    // `--limits`: the default rate limits on, every buyer from an address of its own.
+    let limits = std::env::args().any(|a| a == "--limits");
     let ok = actix_rt::System::new().block_on(async move {
         let database_url = fresh_database(Backend::Postgres);
-        let processes = start_servers(&database_url, servers, &[("DB_POOL_SIZE", "16")]);
+        let mut env = vec![("DB_POOL_SIZE", "16")];
+        if limits {
+            env.extend([
+                ("RATE_LIMIT_BOOKINGS_PER_MIN", "60"),
+                ("MAX_CONNECTIONS_PER_CLIENT", "256"),
+                ("RATE_LIMIT_LOOKUPS_PER_MIN", "120"),
+            ]);
+        }
+        let processes = start_servers(&database_url, servers, &env);
         let addresses: Vec<String> = processes.iter().map(|p| p.address.clone()).collect();
         let pool = pool_for(&database_url);
 
-        let outcomes = rush(&addresses, buyers).await;
-        println!("rush: {servers} servers, {buyers} buyers, 100 VIP seats, payment 0-50 ms at 95%");
+        let outcomes = rush_from(&addresses, buyers, limits).await;
+        let how = if limits { ", default rate limits on, one address per buyer" } else { "" };
+        println!("rush: {servers} servers, {buyers} buyers, 100 VIP seats, payment 0-50 ms at 95%{how}");
         println!("{}", report(&outcomes));
 
         wait_until_settled(&pool, Duration::from_secs(30)).await;

@@ -45,6 +45,12 @@ pub fn start_servers(database_url: &str, count: usize, extra: &[(&str, &str)]) -
 /// `buyers` buyers at once, spread round-robin over `servers`, each posting the form for
 /// 1–4 VIP tickets with its own idempotency key.
 pub async fn rush(servers: &[String], buyers: usize) -> Vec<Outcome> {
+    rush_from(servers, buyers, false).await
+}
+
+/// As [`rush`]; with `distinct_addresses`, every buyer connects from an address of its own in
+/// 127.0.0.0/8 (127.1.x.y), as a real crowd does, so per-address rate limits see a crowd.
+pub async fn rush_from(servers: &[String], buyers: usize, distinct_addresses: bool) -> Vec<Outcome> {
     let start = Instant::now();
     let requests = (0..buyers).map(|i| {
         let server = i % servers.len();
@@ -52,11 +58,13 @@ pub async fn rush(servers: &[String], buyers: usize) -> Vec<Outcome> {
         let body = serde_urlencoded::to_string(super::form("vip", &quantity.to_string())).unwrap();
         // A client (and connection) of its own per buyer, as real buyers have: one shared
         // client's connection pool becomes the bottleneck with thousands of connections.
-        let client = awc::Client::builder()
-            .disable_redirects()
-            .timeout(Duration::from_secs(120))
-            .connector(awc::Connector::new().limit(1).timeout(Duration::from_secs(30)))
-            .finish();
+        let mut connector = awc::Connector::new().limit(1).timeout(Duration::from_secs(30));
+        if distinct_addresses {
+            let n = i as u32 + 1;
+            connector = connector.local_address(std::net::Ipv4Addr::new(127, 1, (n >> 8) as u8, n as u8).into());
+        }
+        let client =
+            awc::Client::builder().disable_redirects().timeout(Duration::from_secs(120)).connector(connector).finish();
         let request = client
             .post(format!("{}/bookings", servers[server]))
             .insert_header(("content-type", "application/x-www-form-urlencoded"));
