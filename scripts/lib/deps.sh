@@ -1,0 +1,26 @@
+# Sourced by scripts/test: makes sure the Debian programs the suite drives are installed.
+#
+#   ensure_packages   installs what is missing (apt-get, as root), or names it and fails
+#
+# postgresql (initdb, pg_ctl), pgbouncer (the transaction-mode pass), haproxy (rolling
+# restarts), python3-aiosmtpd (a real SMTP server for the email tests, run by Debian's own
+# /usr/bin/python3) and zbar-tools (zbarimg decodes the QR codes).
+
+ensure_packages() {
+  local missing=()
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_config >/dev/null || missing+=(postgresql)
+  [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null || missing+=(pgbouncer)
+  [ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null || missing+=(haproxy)
+  /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
+  command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "error: the test suite needs these Debian packages: ${missing[*]}" >&2
+    echo "       install them with: sudo apt-get install ${missing[*]}" >&2
+    return 1
+  fi
+}
