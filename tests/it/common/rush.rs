@@ -61,10 +61,14 @@ pub async fn rush_from(servers: &[String], buyers: usize, distinct_addresses: bo
         let mut connector = awc::Connector::new().limit(1).timeout(Duration::from_secs(30));
         if distinct_addresses {
             let n = i as u32 + 1;
-            connector = connector.local_address(std::net::Ipv4Addr::new(127, 1, (n >> 8) as u8, n as u8).into());
+            connector =
+                connector.local_address(std::net::Ipv4Addr::new(127, 1, (n >> 8) as u8, n as u8).into());
         }
-        let client =
-            awc::Client::builder().disable_redirects().timeout(Duration::from_secs(120)).connector(connector).finish();
+        let client = awc::Client::builder()
+            .disable_redirects()
+            .timeout(Duration::from_secs(120))
+            .connector(connector)
+            .finish();
         let request = client
             .post(format!("{}/bookings", servers[server]))
             .insert_header(("content-type", "application/x-www-form-urlencoded"));
