@@ -8,6 +8,7 @@ pub mod door;
 pub mod health;
 mod json;
 pub mod pages;
+pub mod session;
 pub mod tickets;
 
 use std::sync::Arc;

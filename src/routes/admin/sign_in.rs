@@ -7,13 +7,11 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::session::{
-    AdminSession, SESSION_COOKIE, SIGN_IN_COOKIE, constant_time_eq, expired_cookie, signed_cookie,
-    signed_value,
-};
+use super::session::{AdminSession, SESSION_COOKIE, SIGN_IN_COOKIE};
 use crate::booking::sessions::SESSION_TTL;
 use crate::error::AppError;
 use crate::rate_limit::client_ip;
+use crate::routes::session::{Admin, constant_time_eq, encode, expired_cookie, signed_cookie, signed_value};
 use crate::routes::{AppState, FormFields, assets, html, see_other};
 use crate::settings::random_token;
 
@@ -34,7 +32,8 @@ fn login_page(
     let csrf_token = random_token(32);
     let page = LoginPage { asset_version: assets::version(), csrf_token: csrf_token.clone(), error };
     let mut response = html(status, &page)?;
-    let cookie = signed_cookie(req, &state.cookie_key, SIGN_IN_COOKIE, csrf_token, time::Duration::hours(1));
+    let cookie =
+        signed_cookie::<Admin>(req, &state.cookie_key, SIGN_IN_COOKIE, csrf_token, time::Duration::hours(1));
     response.add_cookie(&cookie).map_err(|e| AppError::Internal(Box::new(e)))?;
     Ok(response)
 }
@@ -76,17 +75,17 @@ pub async fn login(
     }
     let session = state.shop.start_admin_session().await?;
     log::info!("admin signed in from {from}");
-    let cookie = signed_cookie(
+    let cookie = signed_cookie::<Admin>(
         &req,
         &state.cookie_key,
         SESSION_COOKIE,
-        AdminSession::encode(&session.id),
+        encode(&session.id),
         time::Duration::milliseconds(SESSION_TTL.as_millis() as i64),
     );
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin"))
         .cookie(cookie)
-        .cookie(expired_cookie(SIGN_IN_COOKIE))
+        .cookie(expired_cookie::<Admin>(SIGN_IN_COOKIE))
         .finish())
 }
 
@@ -105,6 +104,6 @@ pub async fn logout(
     log::info!("admin signed out{} ({ended} session(s) ended)", if everywhere { " everywhere" } else { "" });
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin/login"))
-        .cookie(expired_cookie(SESSION_COOKIE))
+        .cookie(expired_cookie::<Admin>(SESSION_COOKIE))
         .finish())
 }

@@ -12,11 +12,11 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use self::session::{DOOR_COOKIE, DOOR_SIGN_IN_COOKIE, DoorSession, door_cookie, expired_door_cookie};
+use self::session::{DOOR_COOKIE, DOOR_SIGN_IN_COOKIE, DoorSession};
 use crate::booking::sessions::{DOOR, SESSION_TTL};
 use crate::error::AppError;
 use crate::rate_limit::client_ip;
-use crate::routes::admin::session::{AdminSession, constant_time_eq, signed_value};
+use crate::routes::session::{Door, constant_time_eq, encode, expired_cookie, signed_cookie, signed_value};
 use crate::routes::{AppState, FormFields, assets, html, see_other};
 use crate::settings::random_token;
 use crate::views::tickets::door_answer;
@@ -50,8 +50,13 @@ fn login_page(
     let csrf_token = random_token(32);
     let page = LoginPage { asset_version: assets::version(), csrf_token: csrf_token.clone(), error };
     let mut response = html(status, &page)?;
-    let cookie =
-        door_cookie(req, &state.cookie_key, DOOR_SIGN_IN_COOKIE, csrf_token, time::Duration::hours(1));
+    let cookie = signed_cookie::<Door>(
+        req,
+        &state.cookie_key,
+        DOOR_SIGN_IN_COOKIE,
+        csrf_token,
+        time::Duration::hours(1),
+    );
     response.add_cookie(&cookie).map_err(|e| AppError::Internal(Box::new(e)))?;
     Ok(response)
 }
@@ -130,17 +135,17 @@ pub async fn login(
     }
     let session = state.shop.start_session(DOOR).await?;
     log::info!("door signed in from {from}{}", if admin { " (admin password)" } else { "" });
-    let cookie = door_cookie(
+    let cookie = signed_cookie::<Door>(
         &req,
         &state.cookie_key,
         DOOR_COOKIE,
-        AdminSession::encode(&session.id),
+        encode(&session.id),
         time::Duration::milliseconds(SESSION_TTL.as_millis() as i64),
     );
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/door"))
         .cookie(cookie)
-        .cookie(expired_door_cookie(DOOR_SIGN_IN_COOKIE))
+        .cookie(expired_cookie::<Door>(DOOR_SIGN_IN_COOKIE))
         .finish())
 }
 
@@ -165,7 +170,7 @@ async fn checked_form(
 ) -> Result<FormFields, AppError> {
     state.limits.admin(req).map_err(|retry_after_secs| AppError::TooManyRequests { retry_after_secs })?;
     let form = FormFields::read(req, payload).await?;
-    session.check_csrf(form.get("csrf_token"))?;
+    session.check_csrf(req, form.get("csrf_token"))?;
     Ok(form)
 }
 
@@ -195,6 +200,6 @@ pub async fn logout(
     state.shop.end_admin_sessions(Some(session.id.clone())).await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/door/login"))
-        .cookie(expired_door_cookie(DOOR_COOKIE))
+        .cookie(expired_cookie::<Door>(DOOR_COOKIE))
         .finish())
 }

@@ -1,0 +1,182 @@
+//! Signed-in sessions for the staff pages: a signed, `HttpOnly`, `SameSite=Strict` cookie scoped
+//! to its role's path, naming a session row in the database (so signing out ends it on every
+//! process). [`Session`] is an extractor, so a handler that takes it refuses a request without a
+//! valid session before its body is read. Each role has its own cookie, path and rows: a door
+//! session cannot open `/admin`.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, CookieJar, Key, SameSite, time};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use crate::booking::sessions::{ADMIN, DOOR};
+use crate::error::AppError;
+use crate::routes::AppState;
+
+/// What sets one kind of session apart.
+pub trait Role: 'static {
+    /// The role stored on the session row.
+    const NAME: &'static str;
+    /// Where its cookies are sent.
+    const PATH: &'static str;
+    /// The session cookie.
+    const COOKIE: &'static str;
+    /// The sign-in form's own CSRF cookie.
+    const SIGN_IN_COOKIE: &'static str;
+    /// The page to reload when a form's token is out of date.
+    const PAGE: &'static str;
+}
+
+/// The box office.
+#[derive(Debug)]
+pub struct Admin;
+
+impl Role for Admin {
+    const NAME: &'static str = ADMIN;
+    const PATH: &'static str = "/admin";
+    const COOKIE: &'static str = "tk_admin";
+    const SIGN_IN_COOKIE: &'static str = "tk_signin";
+    const PAGE: &'static str = "admin page";
+}
+
+/// Door staff.
+#[derive(Debug)]
+pub struct Door;
+
+impl Role for Door {
+    const NAME: &'static str = DOOR;
+    const PATH: &'static str = "/door";
+    const COOKIE: &'static str = "tk_door";
+    const SIGN_IN_COOKIE: &'static str = "tk_door_signin";
+    const PAGE: &'static str = "door page";
+}
+
+/// A signed-in session of role `R`: the row the cookie names, still valid.
+#[derive(Debug)]
+pub struct Session<R> {
+    pub id: String,
+    pub csrf: String,
+    role: PhantomData<R>,
+}
+
+impl<R> Clone for Session<R> {
+    fn clone(&self) -> Self {
+        Self { id: self.id.clone(), csrf: self.csrf.clone(), role: PhantomData }
+    }
+}
+
+/// The cookie value for session `id`.
+pub fn encode(id: &str) -> String {
+    format!("v2|{id}")
+}
+
+/// The session id a cookie value names.
+pub fn decode(value: &str) -> Option<&str> {
+    value.strip_prefix("v2|").filter(|id| !id.is_empty() && !id.contains('|'))
+}
+
+impl<R: Role> Session<R> {
+    /// The session of a request: its cookie present and signed, and its row valid for this
+    /// role. Database trouble is an error (503), not a signed-out visitor.
+    pub async fn of(req: &HttpRequest, state: &AppState) -> Result<Option<Self>, AppError> {
+        let Some(value) = signed_value(req, &state.cookie_key, R::COOKIE) else { return Ok(None) };
+        let Some(id) = decode(&value) else { return Ok(None) };
+        let row = state.shop.session(id.to_owned(), R::NAME).await?;
+        Ok(row.map(|row| Self { id: row.id, csrf: row.csrf, role: PhantomData }))
+    }
+
+    /// Checks the CSRF token sent with a POST (the `csrf_token` field, else the `X-CSRF-Token`
+    /// header) against this session's.
+    pub fn check_csrf(&self, req: &HttpRequest, form_token: &str) -> Result<(), AppError> {
+        let header = req.headers().get("X-CSRF-Token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let token = if form_token.is_empty() { header } else { form_token };
+        if token.is_empty() || !constant_time_eq(token.as_bytes(), self.csrf.as_bytes()) {
+            return Err(AppError::Forbidden(format!(
+                "The form's security token is missing or out of date. Reload the {} and try again.",
+                R::PAGE
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl<R: Role> FromRequest for Session<R> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req.app_data::<web::Data<AppState>>().ok_or(AppError::Unauthorized)?;
+            Session::<R>::of(&req, state).await?.ok_or(AppError::Unauthorized)
+        })
+    }
+}
+
+/// Reads a signed cookie, returning its value only if the signature holds.
+pub fn signed_value(req: &HttpRequest, key: &Key, name: &str) -> Option<String> {
+    let mut jar = CookieJar::new();
+    jar.add_original(req.cookie(name)?.into_owned());
+    jar.signed(key).get(name).map(|c| c.value().to_owned())
+}
+
+/// A signed, `HttpOnly`, `SameSite=Strict` cookie scoped to `R`'s path.
+pub fn signed_cookie<R: Role>(
+    req: &HttpRequest,
+    key: &Key,
+    name: &'static str,
+    value: String,
+    max_age: time::Duration,
+) -> Cookie<'static> {
+    let cookie = Cookie::build(name, value)
+        .path(R::PATH)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(req.connection_info().scheme() == "https")
+        .max_age(max_age)
+        .finish();
+    let mut jar = CookieJar::new();
+    jar.signed_mut(key).add(cookie);
+    jar.get(name).cloned().unwrap_or_else(|| Cookie::new(name, ""))
+}
+
+/// A cookie that removes `name` from `R`'s path.
+pub fn expired_cookie<R: Role>(name: &'static str) -> Cookie<'static> {
+    let mut cookie =
+        Cookie::build(name, "").path(R::PATH).http_only(true).same_site(SameSite::Strict).finish();
+    cookie.make_removal();
+    cookie
+}
+
+/// Compares secrets in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff));
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_equal_only_when_identical() {
+        assert!(constant_time_eq(b"hunter22", b"hunter22"));
+        assert!(!constant_time_eq(b"hunter22", b"hunter23"));
+        assert!(!constant_time_eq(b"hunter22", b"hunter2"));
+        assert!(!constant_time_eq(b"", b"x"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn cookies_name_a_session_id() {
+        assert_eq!(decode(&encode("abc")), Some("abc"));
+        assert_eq!(decode("v1|tok|1"), None);
+        assert_eq!(decode("v2|"), None);
+    }
+}
