@@ -106,9 +106,9 @@ fn serve(pool: &DbPool, batch: Vec<Job>) {
     // writes them for one booking).
     let confirmed = write_transaction(&mut conn, |c| -> Result<Vec<String>, DbError> {
         let ids = crate::db::models::Booking::confirm_held_many(c, &paid, now)?;
-        for job in batch.iter().filter(|job| ids.contains(&job.booking.id)) {
-            super::tickets::issue(c, &job.booking, now)?;
-        }
+        let confirmed: Vec<&Booking> =
+            batch.iter().map(|job| &job.booking).filter(|b| ids.contains(&b.id)).collect();
+        super::tickets::issue_all(c, &confirmed, now)?;
         Ok(ids)
     });
     match confirmed {

@@ -81,18 +81,36 @@ pub fn signing_key(c: &mut DbConnection) -> Result<String, DbError> {
 /// Issues `booking`'s tickets (one per seat) and queues its confirmation email. Call it in the
 /// transaction that confirms the booking: every confirm path does.
 pub fn issue(c: &mut DbConnection, booking: &Booking, now: i64) -> Result<Vec<Ticket>, DbError> {
+    issue_all(c, &[booking], now)
+}
+
+/// [`issue`] for many bookings at once (a batch of confirmations): the key read once, one
+/// insert for all the tickets and one for all the emails.
+pub fn issue_all(c: &mut DbConnection, bookings: &[&Booking], now: i64) -> Result<Vec<Ticket>, DbError> {
+    if bookings.is_empty() {
+        return Ok(Vec::new());
+    }
     let key = signing_key(c)?;
-    let tickets: Vec<Ticket> = (1..=booking.quantity)
-        .map(|seat| Ticket {
-            code: new_code(&key),
-            booking_id: booking.id.clone(),
-            seat,
-            checked_in_at: None,
-            created_at: now,
+    let tickets: Vec<Ticket> = bookings
+        .iter()
+        .flat_map(|booking| {
+            (1..=booking.quantity).map(|seat| Ticket {
+                code: new_code(&key),
+                booking_id: booking.id.clone(),
+                seat,
+                checked_in_at: None,
+                created_at: now,
+            })
         })
         .collect();
     Ticket::insert_all(c, &tickets)?;
-    queue_email(c, booking, KIND_TICKETS, now)?;
+    // API bookings carry no email address: nothing to send.
+    let emails = bookings
+        .iter()
+        .filter(|b| !b.customer_email.is_empty())
+        .map(|b| OutboxEmail::queued(&b.id, KIND_TICKETS, &b.customer_email, now))
+        .collect();
+    OutboxEmail::insert_all(c, emails)?;
     Ok(tickets)
 }
 

@@ -60,6 +60,20 @@ impl OutboxEmail {
         diesel::insert_into(email_outbox::table).values(self.clone()).execute(conn).map(|_| ())
     }
 
+    /// Queues many emails in one statement.
+    pub fn insert_all(conn: &mut DbConnection, rows: Vec<OutboxEmail>) -> QueryResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        match conn {
+            DbConnection::Pg(pg) => diesel::insert_into(email_outbox::table).values(rows).execute(pg),
+            DbConnection::Sqlite(sqlite) => {
+                diesel::insert_into(email_outbox::table).values(rows).execute(sqlite)
+            }
+        }
+        .map(|_| ())
+    }
+
     /// Claims up to `limit` due emails, leasing each until `lease_until` and counting the
     /// attempt. Runs in the caller's transaction.
     pub fn claim_due(

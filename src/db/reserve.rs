@@ -85,9 +85,9 @@ pub fn reserve_batch(conn: &mut DbConnection, holds: Vec<Booking>) -> QueryResul
         let wanted: i32 =
             holds.iter().zip(&answers).filter(|(_, a)| a.is_none()).map(|(h, _)| h.quantity).sum();
 
-        // The usual case while seats last: everything fits, one update.
-        let fits = wanted > 0 && Tier::take_seats(c, &tier_id, wanted)?;
-        if !fits {
+        // The usual case while seats last: everything fits, one update (answering the price).
+        let mut price = if wanted > 0 { Tier::take_seats_priced(c, &tier_id, wanted)? } else { None };
+        if price.is_none() {
             // Lock the row, then serve in arrival order what still fits.
             let Some(tier) = Tier::lock(c, &tier_id)? else {
                 return Ok(answers.into_iter().map(|a| a.unwrap_or(Reserved::UnknownTier)).collect());
@@ -108,11 +108,9 @@ pub fn reserve_batch(conn: &mut DbConnection, holds: Vec<Booking>) -> QueryResul
             if taken > 0 && !Tier::take_seats(c, &tier_id, taken)? {
                 return Err(DieselError::RollbackTransaction); // impossible under the row lock
             }
+            price = Some(tier.price_cents);
         }
-        let price = match Tier::find(c, &tier_id)? {
-            Some(tier) => tier.price_cents,
-            None => return Ok(answers.into_iter().map(|a| a.unwrap_or(Reserved::UnknownTier)).collect()),
-        };
+        let price = price.unwrap_or_default();
         let mut rows = Vec::new();
         let answers: Vec<Reserved> = holds
             .into_iter()

@@ -31,11 +31,18 @@ pub struct TicketAtDoor {
 
 impl Ticket {
     /// Writes the tickets of one booking. Call it in the confirming transaction.
+    /// Inserts many tickets in one statement.
     pub fn insert_all(conn: &mut DbConnection, rows: &[Ticket]) -> QueryResult<()> {
-        for row in rows {
-            diesel::insert_into(tickets::table).values(row.clone()).execute(conn)?;
+        if rows.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let rows = rows.to_vec();
+        // `MultiConnection` has no multi-row insert; each backend has.
+        match conn {
+            DbConnection::Pg(pg) => diesel::insert_into(tickets::table).values(rows).execute(pg),
+            DbConnection::Sqlite(sqlite) => diesel::insert_into(tickets::table).values(rows).execute(sqlite),
+        }
+        .map(|_| ())
     }
 
     /// A booking's tickets, by seat.

@@ -68,6 +68,20 @@ impl Tier {
         Ok(changed == 1)
     }
 
+    /// [`Tier::take_seats`], answering the tier's price when the seats were taken.
+    pub fn take_seats_priced(
+        conn: &mut DbConnection,
+        tier_id: &str,
+        quantity: i32,
+    ) -> QueryResult<Option<i64>> {
+        use ticket_tiers::available;
+        diesel::update(ticket_tiers::table.filter(ticket_tiers::id.eq(tier_id).and(available.ge(quantity))))
+            .set(available.eq(available - quantity))
+            .returning(ticket_tiers::price_cents)
+            .get_result(conn)
+            .optional()
+    }
+
     /// Gives `quantity` seats back. Only called together with a status change of the booking
     /// that held them, in the same transaction.
     pub fn return_seats(conn: &mut DbConnection, tier_id: &str, quantity: i32) -> QueryResult<()> {
