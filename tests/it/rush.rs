@@ -52,8 +52,9 @@ async fn killing_a_server_in_the_middle_of_a_rush_loses_no_seats() {
 
     let buyers = rush(&addresses, 300);
     let killer = async {
-        // Kill once payments are in flight, so the victim dies holding seats.
-        crate::common::eventually("ten payments in flight", Duration::from_secs(20), || held_on(&pool) >= 10)
+        // Kill once payments are in flight, so the victim dies holding seats. (Generous: on a
+        // busy machine 300 connections take a while to be served.)
+        crate::common::eventually("payments in flight", Duration::from_secs(60), || held_on(&pool) >= 3)
             .await;
         servers[1].signal("KILL");
     };
