@@ -11,6 +11,7 @@ pub mod booking;
 pub mod clock;
 pub mod connections;
 pub mod db;
+pub mod drain;
 pub mod error;
 pub mod event;
 pub mod mail;
