@@ -43,19 +43,27 @@ async fn an_on_sale_rush_across_three_servers_never_oversells() {
 #[actix_rt::test]
 async fn killing_a_server_in_the_middle_of_a_rush_loses_no_seats() {
     let database_url = fresh_database(Backend::Postgres);
-    // Slow payments so that the victim dies with holds in flight; short holds so the sweeper
-    // returns them quickly.
+    // Short holds so the sweepers return the victim's quickly. The victim (server 1) pays for
+    // 5 s, so every hold it takes is still in flight when it dies; the others pay in 150-400 ms.
     let extra = [("PAYMENT_DELAY_MS", "150-400"), ("HOLD_TTL_SECS", "2")];
-    let mut servers = start_servers(&database_url, 3, &extra);
+    let mut servers = start_servers(&database_url, 2, &extra);
+    let victim = [("PAYMENT_DELAY_MS", "5000"), ("HOLD_TTL_SECS", "2")];
+    servers.insert(1, start_servers(&database_url, 1, &victim).remove(0));
     let addresses: Vec<String> = servers.iter().map(|s| s.address.clone()).collect();
     let pool = pool_for(&database_url);
 
+    // The victim certainly holds seats: five buyers reach it before the rush.
+    let _early: Vec<_> = (0..5).map(|_| servers[1].book_in_background("vip", "1")).collect();
+    crate::common::eventually("the victim holds seats", Duration::from_secs(30), || held_on(&pool) >= 5)
+        .await;
     let buyers = rush(&addresses, 300);
     let killer = async {
-        // Kill once payments are in flight, so the victim dies holding seats. (Generous: on a
-        // busy machine 300 connections take a while to be served.)
-        crate::common::eventually("payments in flight", Duration::from_secs(60), || held_on(&pool) >= 3)
-            .await;
+        // Kill in the middle of the rush. (Generous: on a busy machine 300 connections take a
+        // while to be served.)
+        crate::common::eventually("the rush under way", Duration::from_secs(60), || {
+            count(&pool, BookingStatus::Held) + count(&pool, BookingStatus::Confirmed) >= 20
+        })
+        .await;
         servers[1].signal("KILL");
     };
     let (outcomes, ()) = futures_util::future::join(buyers, killer).await;
