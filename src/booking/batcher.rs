@@ -98,16 +98,39 @@ pub(super) fn failure(message: &str, transient: bool) -> DbError {
 }
 
 fn run(pool: DbPool, queue: Receiver<Job>) {
-    // Ends when the shop (every sender) is gone.
+    serve_batches(&pool, &queue, BATCH_CAP, serve);
+}
+
+/// A batch thread's loop: waits for one job, takes what else queued meanwhile (at most `cap`),
+/// and serves them together. Ends when every sender (the shop) is gone.
+pub(super) fn serve_batches<J>(pool: &DbPool, queue: &Receiver<J>, cap: usize, serve: fn(&DbPool, Vec<J>)) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
-        while batch.len() < BATCH_CAP {
+        while batch.len() < cap {
             match queue.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
-        serve(&pool, batch);
+        serve(pool, batch);
+    }
+}
+
+/// A pooled connection for a batch; without one, every job is told why with `tell`.
+pub(super) fn connection_for<J>(
+    pool: &DbPool,
+    batch: Vec<J>,
+    tell: impl Fn(J, DbError),
+) -> Option<(crate::db::PooledConn, Vec<J>)> {
+    match pool.get() {
+        Ok(conn) => Some((conn, batch)),
+        Err(e) => {
+            let message = format!("no database connection: {e}");
+            for job in batch {
+                tell(job, failure(&message, true));
+            }
+            None
+        }
     }
 }
 
@@ -117,15 +140,10 @@ fn serve(pool: &DbPool, batch: Vec<Job>) {
     if batch.is_empty() {
         return;
     }
-    let mut conn = match pool.get() {
-        Ok(conn) => conn,
-        Err(e) => {
-            let message = format!("no database connection: {e}");
-            for job in batch {
-                let _ = job.reply.send(Err(failure(&message, true)));
-            }
-            return;
-        }
+    let Some((mut conn, batch)) = connection_for(pool, batch, |job, e| {
+        let _ = job.reply.send(Err(e));
+    }) else {
+        return;
     };
     // The wait for a connection may have outlasted some buyers' patience.
     let batch: Vec<Job> = batch.into_iter().filter(|job| !job.reply.is_closed()).collect();

@@ -76,28 +76,14 @@ impl Confirmer {
 }
 
 fn run(pool: DbPool, queue: Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < BATCH_CAP {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        serve(&pool, batch);
-    }
+    super::batcher::serve_batches(&pool, &queue, BATCH_CAP, serve);
 }
 
 fn serve(pool: &DbPool, batch: Vec<Job>) {
-    let mut conn = match pool.get() {
-        Ok(conn) => conn,
-        Err(e) => {
-            let message = format!("no database connection: {e}");
-            for job in batch {
-                let _ = job.reply.send(Err(super::batcher::failure(&message, true)));
-            }
-            return;
-        }
+    let Some((mut conn, batch)) = super::batcher::connection_for(pool, batch, |job, e| {
+        let _ = job.reply.send(Err(e));
+    }) else {
+        return;
     };
     let paid: Vec<(String, String)> =
         batch.iter().map(|j| (j.booking.id.clone(), j.transaction_id.clone())).collect();

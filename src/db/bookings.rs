@@ -14,15 +14,7 @@ impl Booking {
 
     /// Inserts many bookings in one statement.
     pub fn insert_all(conn: &mut DbConnection, rows: Vec<Booking>) -> QueryResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        // `MultiConnection` has no multi-row insert; each backend has.
-        match conn {
-            DbConnection::Pg(pg) => diesel::insert_into(bookings::table).values(rows).execute(pg),
-            DbConnection::Sqlite(sqlite) => diesel::insert_into(bookings::table).values(rows).execute(sqlite),
-        }
-        .map(|_| ())
+        super::insert_all!(conn, bookings::table, rows)
     }
 
     /// The bookings that carry any of `keys`.

@@ -24,6 +24,26 @@ use diesel::prelude::*;
 
 pub use pool::{DbPool, Manager, PooledConn, build_pool, prepare_database, run_migrations};
 
+/// Inserts `rows` (a `Vec` of an `Insertable` row) into `table` in one statement.
+/// `MultiConnection` has no multi-row insert; each backend has, so this picks the backend.
+macro_rules! insert_all {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let rows = $rows;
+        if rows.is_empty() {
+            Ok(())
+        } else {
+            match $conn {
+                $crate::db::DbConnection::Pg(pg) => diesel::insert_into($table).values(rows).execute(pg),
+                $crate::db::DbConnection::Sqlite(sqlite) => {
+                    diesel::insert_into($table).values(rows).execute(sqlite)
+                }
+            }
+            .map(|_| ())
+        }
+    }};
+}
+pub(crate) use insert_all;
+
 /// A connection to whichever backend `DATABASE_URL` names.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {

@@ -62,16 +62,7 @@ impl OutboxEmail {
 
     /// Queues many emails in one statement.
     pub fn insert_all(conn: &mut DbConnection, rows: Vec<OutboxEmail>) -> QueryResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        match conn {
-            DbConnection::Pg(pg) => diesel::insert_into(email_outbox::table).values(rows).execute(pg),
-            DbConnection::Sqlite(sqlite) => {
-                diesel::insert_into(email_outbox::table).values(rows).execute(sqlite)
-            }
-        }
-        .map(|_| ())
+        super::insert_all!(conn, email_outbox::table, rows)
     }
 
     /// Claims up to `limit` due emails, leasing each until `lease_until` and counting the

@@ -30,19 +30,9 @@ pub struct TicketAtDoor {
 }
 
 impl Ticket {
-    /// Writes the tickets of one booking. Call it in the confirming transaction.
-    /// Inserts many tickets in one statement.
+    /// Writes tickets in one statement. Call it in the confirming transaction.
     pub fn insert_all(conn: &mut DbConnection, rows: &[Ticket]) -> QueryResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let rows = rows.to_vec();
-        // `MultiConnection` has no multi-row insert; each backend has.
-        match conn {
-            DbConnection::Pg(pg) => diesel::insert_into(tickets::table).values(rows).execute(pg),
-            DbConnection::Sqlite(sqlite) => diesel::insert_into(tickets::table).values(rows).execute(sqlite),
-        }
-        .map(|_| ())
+        super::insert_all!(conn, tickets::table, rows.to_vec())
     }
 
     /// A booking's tickets, by seat.

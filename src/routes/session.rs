@@ -116,6 +116,45 @@ impl<R: Role> FromRequest for Session<R> {
     }
 }
 
+/// A sign-in page of role `R`: `page` gets a fresh CSRF token, which also goes into the
+/// short-lived signed sign-in cookie the form is checked against.
+pub fn sign_in_page<R: Role, T: askama::Template>(
+    req: &HttpRequest,
+    state: &AppState,
+    status: actix_web::http::StatusCode,
+    page: impl FnOnce(String) -> T,
+) -> Result<actix_web::HttpResponse, AppError> {
+    let csrf_token = crate::settings::random_token(32);
+    let mut response = super::html(status, &page(csrf_token.clone()))?;
+    let cookie =
+        signed_cookie::<R>(req, &state.cookie_key, R::SIGN_IN_COOKIE, csrf_token, time::Duration::hours(1));
+    response.add_cookie(&cookie).map_err(|e| AppError::Internal(Box::new(e)))?;
+    Ok(response)
+}
+
+/// Whether a posted sign-in form carries the token of the sign-in cookie it was served with.
+pub fn sign_in_form_is_current<R: Role>(req: &HttpRequest, state: &AppState, form_token: &str) -> bool {
+    let expected = signed_value(req, &state.cookie_key, R::SIGN_IN_COOKIE).unwrap_or_default();
+    !expected.is_empty() && constant_time_eq(form_token.as_bytes(), expected.as_bytes())
+}
+
+/// The answer to a successful sign-in: the session cookie, the sign-in cookie removed, and a
+/// `303` to `location`.
+pub fn signed_in<R: Role>(
+    req: &HttpRequest,
+    state: &AppState,
+    session_id: &str,
+    location: &str,
+) -> actix_web::HttpResponse {
+    let max_age = time::Duration::milliseconds(crate::booking::sessions::SESSION_TTL.as_millis() as i64);
+    let cookie = signed_cookie::<R>(req, &state.cookie_key, R::COOKIE, encode(session_id), max_age);
+    actix_web::HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location.to_owned()))
+        .cookie(cookie)
+        .cookie(expired_cookie::<R>(R::SIGN_IN_COOKIE))
+        .finish()
+}
+
 /// Reads a signed cookie, returning its value only if the signature holds.
 pub fn signed_value(req: &HttpRequest, key: &Key, name: &str) -> Option<String> {
     let mut jar = CookieJar::new();

@@ -1,19 +1,18 @@
 //! Sign-in and sign-out. The sign-in form carries a CSRF token of its own (in a short-lived
 //! signed cookie), the password check takes constant time, and attempts are rate limited.
 
-use actix_web::cookie::time;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::session::{AdminSession, SESSION_COOKIE, SIGN_IN_COOKIE};
-use crate::booking::sessions::SESSION_TTL;
+use super::session::{AdminSession, SESSION_COOKIE};
 use crate::error::AppError;
 use crate::rate_limit::client_ip;
-use crate::routes::session::{Admin, constant_time_eq, encode, expired_cookie, signed_cookie, signed_value};
-use crate::routes::{AppState, FormFields, assets, html, see_other};
-use crate::settings::random_token;
+use crate::routes::session::{
+    Admin, constant_time_eq, expired_cookie, sign_in_form_is_current, sign_in_page, signed_in,
+};
+use crate::routes::{AppState, FormFields, assets, see_other};
 
 #[derive(Template)]
 #[template(path = "admin/login.html")]
@@ -29,13 +28,11 @@ fn login_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let csrf_token = random_token(32);
-    let page = LoginPage { asset_version: assets::version(), csrf_token: csrf_token.clone(), error };
-    let mut response = html(status, &page)?;
-    let cookie =
-        signed_cookie::<Admin>(req, &state.cookie_key, SIGN_IN_COOKIE, csrf_token, time::Duration::hours(1));
-    response.add_cookie(&cookie).map_err(|e| AppError::Internal(Box::new(e)))?;
-    Ok(response)
+    sign_in_page::<Admin, _>(req, state, status, |csrf_token| LoginPage {
+        asset_version: assets::version(),
+        csrf_token,
+        error,
+    })
 }
 
 #[get("/admin/login")]
@@ -58,8 +55,7 @@ pub async fn login(
         return Err(AppError::TooManyRequests { retry_after_secs });
     }
     let form = FormFields::read(&req, payload).await?;
-    let expected = signed_value(&req, &state.cookie_key, SIGN_IN_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !constant_time_eq(form.get("csrf_token").as_bytes(), expected.as_bytes()) {
+    if !sign_in_form_is_current::<Admin>(&req, &state, form.get("csrf_token")) {
         let error = "The sign-in form expired. Please enter the password again.";
         return login_page(&req, &state, StatusCode::FORBIDDEN, Some(error.into()));
     }
@@ -75,18 +71,7 @@ pub async fn login(
     }
     let session = state.shop.start_admin_session().await?;
     log::info!("admin signed in from {from}");
-    let cookie = signed_cookie::<Admin>(
-        &req,
-        &state.cookie_key,
-        SESSION_COOKIE,
-        encode(&session.id),
-        time::Duration::milliseconds(SESSION_TTL.as_millis() as i64),
-    );
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/admin"))
-        .cookie(cookie)
-        .cookie(expired_cookie::<Admin>(SIGN_IN_COOKIE))
-        .finish())
+    Ok(signed_in::<Admin>(&req, &state, &session.id, "/admin"))
 }
 
 /// Signs out: ends this session on every process, or, with `everywhere=yes`, every admin

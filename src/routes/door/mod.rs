@@ -6,19 +6,19 @@
 
 mod session;
 
-use actix_web::cookie::time;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use self::session::{DOOR_COOKIE, DOOR_SIGN_IN_COOKIE, DoorSession};
-use crate::booking::sessions::{DOOR, SESSION_TTL};
+use self::session::{DOOR_COOKIE, DoorSession};
+use crate::booking::sessions::DOOR;
 use crate::error::AppError;
 use crate::rate_limit::client_ip;
-use crate::routes::session::{Door, constant_time_eq, encode, expired_cookie, signed_cookie, signed_value};
+use crate::routes::session::{
+    Door, constant_time_eq, expired_cookie, sign_in_form_is_current, sign_in_page, signed_in,
+};
 use crate::routes::{AppState, FormFields, assets, html, see_other};
-use crate::settings::random_token;
 use crate::views::tickets::door_answer;
 
 #[derive(Template)]
@@ -47,18 +47,11 @@ fn login_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let csrf_token = random_token(32);
-    let page = LoginPage { asset_version: assets::version(), csrf_token: csrf_token.clone(), error };
-    let mut response = html(status, &page)?;
-    let cookie = signed_cookie::<Door>(
-        req,
-        &state.cookie_key,
-        DOOR_SIGN_IN_COOKIE,
+    sign_in_page::<Door, _>(req, state, status, |csrf_token| LoginPage {
+        asset_version: assets::version(),
         csrf_token,
-        time::Duration::hours(1),
-    );
-    response.add_cookie(&cookie).map_err(|e| AppError::Internal(Box::new(e)))?;
-    Ok(response)
+        error,
+    })
 }
 
 async fn door_page(
@@ -109,8 +102,7 @@ pub async fn login(
         return Err(AppError::TooManyRequests { retry_after_secs });
     }
     let form = FormFields::read(&req, payload).await?;
-    let expected = signed_value(&req, &state.cookie_key, DOOR_SIGN_IN_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !constant_time_eq(form.get("csrf_token").as_bytes(), expected.as_bytes()) {
+    if !sign_in_form_is_current::<Door>(&req, &state, form.get("csrf_token")) {
         let error = "The sign-in form expired. Please enter the password again.";
         return login_page(&req, &state, StatusCode::FORBIDDEN, Some(error.into()));
     }
@@ -135,18 +127,7 @@ pub async fn login(
     }
     let session = state.shop.start_session(DOOR).await?;
     log::info!("door signed in from {from}{}", if admin { " (admin password)" } else { "" });
-    let cookie = signed_cookie::<Door>(
-        &req,
-        &state.cookie_key,
-        DOOR_COOKIE,
-        encode(&session.id),
-        time::Duration::milliseconds(SESSION_TTL.as_millis() as i64),
-    );
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/door"))
-        .cookie(cookie)
-        .cookie(expired_cookie::<Door>(DOOR_SIGN_IN_COOKIE))
-        .finish())
+    Ok(signed_in::<Door>(&req, &state, &session.id, "/door"))
 }
 
 #[get("/door")]

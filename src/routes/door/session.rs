@@ -7,4 +7,3 @@ use crate::routes::session::{Door, Role, Session};
 pub type DoorSession = Session<Door>;
 
 pub const DOOR_COOKIE: &str = Door::COOKIE;
-pub const DOOR_SIGN_IN_COOKIE: &str = Door::SIGN_IN_COOKIE;
