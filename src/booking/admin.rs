@@ -219,18 +219,16 @@ pub fn reset(
         for id in ids {
             let before = Tier::lock(c, &id)?.ok_or(AdminError::UnknownTier)?;
             // Paid bookings are refunded: the refund owed is written here, with the change.
+            let (paid, voided) = Booking::take_back_active(c, &id, now)?;
             let mut refunded = 0;
             let mut refunded_cents = 0;
-            for paid in Booking::confirmed_in(c, &id)? {
+            for paid in &paid {
                 let Some(charge) = paid.transaction_id.as_deref() else { continue };
-                if Booking::transition(c, &paid.id, BookingStatus::Confirmed, BookingStatus::Refunded, now)? {
-                    Refund::owed(&paid.id, charge, paid.total_cents, now).insert(c)?;
-                    super::tickets::queue_refund_notice(c, &paid, now)?;
-                    refunded += 1;
-                    refunded_cents += paid.total_cents;
-                }
+                Refund::owed(&paid.id, charge, paid.total_cents, now).insert(c)?;
+                super::tickets::queue_refund_notice(c, paid, now)?;
+                refunded += 1;
+                refunded_cents += paid.total_cents;
             }
-            let voided = Booking::void_active(c, &id, now)?;
             Tier::restore_capacity(c, &id)?;
             let after = Tier::find(c, &id)?.ok_or(AdminError::UnknownTier)?;
             entries.push(audit(

@@ -158,22 +158,53 @@ impl Booking {
             .load(conn)
     }
 
-    /// Voids the tier's held and confirmed bookings; returns how many. The caller holds the
-    /// tier's row lock (lock order: tier, then bookings).
-    pub fn void_active(conn: &mut DbConnection, tier_id: &str, now: i64) -> QueryResult<usize> {
-        diesel::update(bookings::table.filter(bookings::tier_id.eq(tier_id)).filter(
-            bookings::status.eq_any([BookingStatus::Held.as_str(), BookingStatus::Confirmed.as_str()]),
-        ))
-        .set((bookings::status.eq(BookingStatus::Voided.as_str()), bookings::updated_at.eq(now)))
-        .execute(conn)
-    }
-
-    /// The tier's confirmed bookings. The caller holds the tier's row lock.
-    pub fn confirmed_in(conn: &mut DbConnection, tier_id: &str) -> QueryResult<Vec<Booking>> {
-        bookings::table
-            .filter(bookings::tier_id.eq(tier_id).and(bookings::status.eq(BookingStatus::Confirmed.as_str())))
-            .select(Booking::as_select())
-            .load(conn)
+    /// Takes back every active booking of a tier in one statement: paid (`confirmed`) ones
+    /// become `refunded`, held ones `voided`. One statement, so a booking confirmed while this
+    /// runs is seen as confirmed (PostgreSQL re-reads a row it waited for), never voided with
+    /// its money kept. Returns the bookings it refunded and how many it voided. The caller holds
+    /// the tier's row lock.
+    pub fn take_back_active(
+        conn: &mut DbConnection,
+        tier_id: &str,
+        now: i64,
+    ) -> QueryResult<(Vec<Booking>, usize)> {
+        use diesel::sql_types::{BigInt, Text};
+        #[derive(QueryableByName)]
+        struct Taken {
+            #[diesel(sql_type = Text)]
+            id: String,
+            #[diesel(sql_type = Text)]
+            status: String,
+        }
+        const SET: &str = "SET status = CASE WHEN status = 'confirmed' THEN 'refunded' ELSE 'voided' END";
+        let taken: Vec<Taken> = match conn {
+            DbConnection::Pg(pg) => diesel::sql_query(format!(
+                "UPDATE bookings {SET}, updated_at = $1 WHERE tier_id = $2 AND status IN ('held', 'confirmed') \
+                 RETURNING id, status"
+            ))
+            .bind::<BigInt, _>(now)
+            .bind::<Text, _>(tier_id)
+            .load(pg)?,
+            DbConnection::Sqlite(sqlite) => diesel::sql_query(format!(
+                "UPDATE bookings {SET}, updated_at = ? WHERE tier_id = ? AND status IN ('held', 'confirmed') \
+                 RETURNING id, status"
+            ))
+            .bind::<BigInt, _>(now)
+            .bind::<Text, _>(tier_id)
+            .load(sqlite)?,
+        };
+        let voided = taken.iter().filter(|t| t.status == BookingStatus::Voided.as_str()).count();
+        let ids: Vec<&str> = taken
+            .iter()
+            .filter(|t| t.status == BookingStatus::Refunded.as_str())
+            .map(|t| t.id.as_str())
+            .collect();
+        if ids.is_empty() {
+            return Ok((Vec::new(), voided));
+        }
+        let refunded =
+            bookings::table.filter(bookings::id.eq_any(&ids)).select(Booking::as_select()).load(conn)?;
+        Ok((refunded, voided))
     }
 
     /// The most recent bookings, newest first.
