@@ -6,6 +6,7 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::booking::desk::PipelineError;
 use crate::db::DbError;
 pub use crate::db::error::chain;
 use crate::routes::assets;
@@ -30,9 +31,10 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
-    /// Transient database trouble (see [`DbError::is_transient`]): 503, try again.
+    /// Transient database trouble (see [`DbError::is_transient`] and
+    /// [`PipelineError::is_transient`]): 503, try again.
     #[error("service unavailable")]
-    Unavailable(#[source] DbError),
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A fault: 500, logged with its cause chain.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -42,7 +44,14 @@ pub enum AppError {
 /// else (a bug, a panicked task, a broken query) a 500.
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
-        if e.is_transient() { Self::Unavailable(e) } else { Self::Internal(Box::new(e)) }
+        if e.is_transient() { Self::Unavailable(Box::new(e)) } else { Self::Internal(Box::new(e)) }
+    }
+}
+
+/// The same decision for the booking pipeline's errors, which keep their database cause.
+impl From<PipelineError> for AppError {
+    fn from(e: PipelineError) -> Self {
+        if e.is_transient() { Self::Unavailable(Box::new(e)) } else { Self::Internal(Box::new(e)) }
     }
 }
 

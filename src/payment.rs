@@ -38,14 +38,29 @@ pub struct RefundFailed {
     pub reason: String,
 }
 
+/// The gateway could not be asked now; try again later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Unreachable {
+    pub reason: String,
+}
+
 pub type ChargeFuture = Pin<Box<dyn Future<Output = Result<Charge, Declined>> + Send>>;
 pub type RefundFuture = Pin<Box<dyn Future<Output = Result<Refunded, RefundFailed>> + Send>>;
+pub type LookupFuture = Pin<Box<dyn Future<Output = Result<Option<Charge>, Unreachable>> + Send>>;
 
 /// Takes money and gives it back. Implementations must not touch the database: the booking
 /// flow calls `charge` while holding no connection.
 pub trait PaymentGateway: Send + Sync + 'static {
-    /// Charges `amount_cents` for the booking `reference`.
-    fn charge(&self, amount_cents: i64, reference: &str) -> ChargeFuture;
+    /// Charges `amount_cents` under `idempotency_key` (the booking's id): asked twice with the
+    /// same key, a gateway charges once and answers the first charge again, as real gateways
+    /// do.
+    fn charge(&self, amount_cents: i64, idempotency_key: &str) -> ChargeFuture;
+    /// The charge made under `idempotency_key`, if any. The reconciliation asks this about
+    /// every booking that ended without a charge on record, once no charge of it can still be
+    /// under way: a charge that went through while its process died, or that timed out at our
+    /// end but not at the gateway's, is found and settled (seats, or exactly one refund).
+    fn find_charge(&self, idempotency_key: &str) -> LookupFuture;
     /// Refunds a charge in full. `idempotency_key` names the refund (the booking): asked
     /// twice with the same key, a gateway refunds once and answers the first refund again, as
     /// real gateways do, so a refund retried after a crash cannot pay out twice.
@@ -63,8 +78,8 @@ pub struct SimulatedGateway {
     pub success_rate: f64,
     pub delay: DelayRange,
     pub refund_failure_rate: f64,
-    /// Refunds made, by idempotency key: in memory, and in `PAYMENT_LEDGER` when set (a file
-    /// every process shares, standing in for the gateway's own records).
+    /// Charges and refunds made, by idempotency key: in memory, and in `PAYMENT_LEDGER` when
+    /// set (a file every process shares, standing in for the gateway's own records).
     pub ledger: Arc<Ledger>,
 }
 
@@ -75,68 +90,89 @@ impl SimulatedGateway {
     }
 }
 
-/// The simulated gateway's record of refunds: `refund <key> <refund id> <charge> <cents>`
-/// lines in a file when one is given.
+/// The simulated gateway's records: `charge <key> <transaction id> <cents>` and
+/// `refund <key> <refund id> <charge> <cents>` lines, in memory and in a file when one is given.
 #[derive(Debug, Default)]
 pub struct Ledger {
     path: Option<PathBuf>,
-    refunds: Mutex<HashMap<String, String>>,
+    /// (kind, key) → id, as this process made them.
+    made: Mutex<HashMap<(&'static str, String), String>>,
 }
 
 impl Ledger {
     pub fn at(path: Option<PathBuf>) -> Self {
-        Self { path, refunds: Mutex::default() }
+        Self { path, made: Mutex::default() }
     }
 
-    /// The refund already made under `key`, if any.
-    fn find(&self, key: &str) -> Option<String> {
-        if let Some(id) = self.refunds.lock().ok()?.get(key) {
+    /// The id of the `kind` ("charge" or "refund") already made under `key`, if any.
+    fn find(&self, kind: &'static str, key: &str) -> Option<String> {
+        if let Some(id) = self.made.lock().ok()?.get(&(kind, key.to_owned())) {
             return Some(id.clone());
         }
         let text = std::fs::read_to_string(self.path.as_ref()?).ok()?;
         text.lines().find_map(|line| {
             let mut fields = line.split(' ');
-            (fields.next() == Some("refund") && fields.next() == Some(key))
+            (fields.next() == Some(kind) && fields.next() == Some(key))
                 .then(|| fields.next())
                 .flatten()
                 .map(str::to_owned)
         })
     }
 
-    fn record(&self, key: &str, refund_id: &str, charge_id: &str, amount_cents: i64) -> std::io::Result<()> {
-        if let Ok(mut refunds) = self.refunds.lock() {
-            refunds.insert(key.to_owned(), refund_id.to_owned());
-        }
+    /// Records what was made; `rest` is the rest of the line after the id.
+    fn record(&self, kind: &'static str, key: &str, id: &str, rest: &str) -> std::io::Result<()> {
         if let Some(path) = &self.path {
             use std::io::Write;
             let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-            writeln!(file, "refund {key} {refund_id} {charge_id} {amount_cents}")?;
+            // One write per line (O_APPEND), so the lines of several processes never interleave.
+            file.write_all(format!("{kind} {key} {id} {rest}\n").as_bytes())?;
+        }
+        if let Ok(mut made) = self.made.lock() {
+            made.insert((kind, key.to_owned()), id.to_owned());
         }
         Ok(())
     }
 }
 
 impl PaymentGateway for SimulatedGateway {
-    fn charge(&self, amount_cents: i64, reference: &str) -> ChargeFuture {
+    fn charge(&self, amount_cents: i64, idempotency_key: &str) -> ChargeFuture {
         // Draw everything now: the thread-local generator cannot cross an await.
         let mut rng = rand::rng();
         let delay = self.delay.sample();
         let approved = rng.random_bool(self.success_rate);
         let reason = DECLINE_REASONS[rng.random_range(0..DECLINE_REASONS.len())];
         let transaction_id = transaction_id(&mut rng);
-        log::debug!("charging {amount_cents} cents for {reference}");
+        let (ledger, key) = (self.ledger.clone(), idempotency_key.to_owned());
+        log::debug!("charging {amount_cents} cents under {key}");
         Box::pin(async move {
             if delay > Duration::ZERO {
                 tokio::time::sleep(delay).await;
             }
-            if approved { Ok(Charge { transaction_id }) } else { Err(Declined { reason: reason.to_owned() }) }
+            // The charge happens when the call completes: a call abandoned before then (the
+            // shop's timeout) charged nothing.
+            if let Some(transaction_id) = ledger.find("charge", &key) {
+                return Ok(Charge { transaction_id });
+            }
+            if !approved {
+                return Err(Declined { reason: reason.to_owned() });
+            }
+            match ledger.record("charge", &key, &transaction_id, &amount_cents.to_string()) {
+                Ok(()) => Ok(Charge { transaction_id }),
+                Err(e) => Err(Declined { reason: format!("Payment gateway error (ledger: {e})") }),
+            }
         })
+    }
+
+    fn find_charge(&self, idempotency_key: &str) -> LookupFuture {
+        let found =
+            self.ledger.find("charge", idempotency_key).map(|transaction_id| Charge { transaction_id });
+        Box::pin(async move { Ok(found) })
     }
 
     fn refund(&self, charge_id: &str, amount_cents: i64, idempotency_key: &str) -> RefundFuture {
         // A refund takes as long as a charge; the outcome is decided when the call arrives.
         let delay = self.delay.sample();
-        let result = match self.ledger.find(idempotency_key) {
+        let result = match self.ledger.find("refund", idempotency_key) {
             Some(refund_id) => {
                 log::info!("refund {idempotency_key} was already made ({refund_id}); answering it again");
                 Ok(Refunded { refund_id })
@@ -146,7 +182,8 @@ impl PaymentGateway for SimulatedGateway {
             }
             None => {
                 let refund_id = transaction_id(&mut rand::rng()).replacen("txn_", "rfd_", 1);
-                match self.ledger.record(idempotency_key, &refund_id, charge_id, amount_cents) {
+                let rest = format!("{charge_id} {amount_cents}");
+                match self.ledger.record("refund", idempotency_key, &refund_id, &rest) {
                     Ok(()) => {
                         log::info!("refunded {amount_cents} cents of {charge_id} as {refund_id} (simulated)");
                         Ok(Refunded { refund_id })

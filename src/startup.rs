@@ -75,6 +75,7 @@ impl Application {
         let metrics = Arc::new(Metrics::default());
         let shop = Shop::new(pool, gateway, settings.hold_ttl, metrics.clone())
             .with_refund_retry_base(settings.refund_retry_base)
+            .with_payment_timeout(settings.payment_timeout)
             .with_availability_max_age(settings.availability_max_age)
             .with_mail(crate::tickets_setup::mail(&settings, addr));
         let limits = Limits {

@@ -3,7 +3,9 @@
 
 use diesel::QueryResult;
 
+use crate::db::charge_checks::ChargeCheck;
 use crate::db::models::{AuditEntry, Booking, BookingStatus, Refund, RefundStatus, Tier};
+use crate::db::tiers::Seats;
 use crate::db::{DbConnection, DbError, write_transaction};
 
 /// One tier's figures.
@@ -103,6 +105,7 @@ pub fn totals(figures: &[TierFigures]) -> TierFigures {
             available: sum(&|f| f.tier.available.into()) as i32,
             withheld: sum(&|f| f.tier.withheld.into()) as i32,
             sort_order: 0,
+            version: 0,
         },
         confirmed: sum(&|f| f.confirmed),
         held: sum(&|f| f.held),
@@ -146,8 +149,8 @@ impl From<diesel::result::Error> for AdminError {
     }
 }
 
-fn describe(tier: &Tier) -> String {
-    format!("available={} withheld={}", tier.available, tier.withheld)
+fn describe(available: i32, withheld: i32) -> String {
+    format!("available={available} withheld={withheld}")
 }
 
 fn audit(
@@ -174,40 +177,42 @@ fn audit(
 
 /// Sets a tier's available seats to `target`; the difference moves to or from `withheld`,
 /// so `available + held + confirmed + withheld = capacity` keeps holding. The change is one
-/// conditional update, so bookings racing it can never drive a count below zero.
+/// conditional update under the tier's row lock, so bookings racing it can never drive a count
+/// below zero. Answers the audit entry and the tier's seats after.
 pub fn set_available(
     conn: &mut DbConnection,
     tier_id: &str,
     target: i32,
     actor: &str,
     now: i64,
-) -> Result<AuditEntry, AdminError> {
+) -> Result<(AuditEntry, Seats), AdminError> {
     write_transaction(conn, |c| {
         let before = Tier::lock(c, tier_id)?.ok_or(AdminError::UnknownTier)?;
         if !(0..=before.capacity).contains(&target) {
             return Err(AdminError::OutOfRange { capacity: before.capacity });
         }
-        if !Tier::set_available(c, tier_id, target)? {
+        let Some(after) = Tier::set_available(c, tier_id, target)? else {
             return Err(AdminError::NotEnoughFree {
                 tier: before.name.clone(),
                 requested: target,
                 free: before.available + before.withheld,
             });
-        }
-        let after = Tier::find(c, tier_id)?.ok_or(AdminError::UnknownTier)?;
-        Ok(audit(c, actor, "set available seats", Some(tier_id), describe(&before), describe(&after), now)?)
+        };
+        let (was, is) =
+            (describe(before.available, before.withheld), describe(after.available, after.withheld));
+        Ok((audit(c, actor, "set available seats", Some(tier_id), was, is, now)?, after))
     })
 }
 
 /// Resets one tier (or all when `tier_id` is `None`): its paid (confirmed) bookings become
 /// `refunded` with the refund owed recorded, its held ones `voided`; `withheld = 0`,
-/// `available = capacity`. One audit entry per tier.
+/// `available = capacity`. One audit entry per tier; answers them and each tier's seats after.
 pub fn reset(
     conn: &mut DbConnection,
     tier_id: Option<&str>,
     actor: &str,
     now: i64,
-) -> Result<Vec<AuditEntry>, AdminError> {
+) -> Result<(Vec<AuditEntry>, Vec<Seats>), AdminError> {
     write_transaction(conn, |c| {
         let mut ids: Vec<String> = match tier_id {
             Some(id) => vec![Tier::find(c, id)?.ok_or(AdminError::UnknownTier)?.id],
@@ -216,10 +221,15 @@ pub fn reset(
         // Lock order: tiers in id order, each before its bookings (as the sweeper does).
         ids.sort();
         let mut entries = Vec::new();
+        let mut seats = Vec::new();
         for id in ids {
             let before = Tier::lock(c, &id)?.ok_or(AdminError::UnknownTier)?;
             // Paid bookings are refunded: the refund owed is written here, with the change.
-            let (paid, voided) = Booking::take_back_active(c, &id, now)?;
+            let crate::db::bookings::TakenBack { refunded: paid, voided } =
+                Booking::take_back_active(c, &id, now)?;
+            // A voided hold's payment may be under way: the reconciliation asks the gateway.
+            ChargeCheck::owed(c, &voided)?;
+            let voided = voided.len();
             let mut refunded = 0;
             let mut refunded_cents = 0;
             for paid in &paid {
@@ -229,22 +239,22 @@ pub fn reset(
                 refunded += 1;
                 refunded_cents += paid.total_cents;
             }
-            Tier::restore_capacity(c, &id)?;
-            let after = Tier::find(c, &id)?.ok_or(AdminError::UnknownTier)?;
+            let after = Tier::restore_capacity(c, &id)?;
             entries.push(audit(
                 c,
                 actor,
                 "reset tier",
                 Some(&id),
-                describe(&before),
+                describe(before.available, before.withheld),
                 format!(
                     "{}; {refunded} paid booking(s) refunded ({}), {voided} other booking(s) voided",
-                    describe(&after),
+                    describe(after.available, after.withheld),
                     crate::money::usd(refunded_cents)
                 ),
                 now,
             )?);
+            seats.push(after);
         }
-        Ok(entries)
+        Ok((entries, seats))
     })
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::db::models::Tier;
+use crate::db::tiers::Seats;
 
 /// The tiers as of `taken_at`, and what has been rendered from them (filled on first use by
 /// whoever renders; opaque here).
@@ -48,17 +49,27 @@ impl Snapshot {
     }
 }
 
+/// Waiting for the snapshot took longer than the caller's patience.
+#[derive(Debug, Clone, Copy)]
+pub struct TooSlow(pub Duration);
+
+impl From<TooSlow> for crate::db::DbError {
+    fn from(slow: TooSlow) -> Self {
+        Self::Slow(slow.0)
+    }
+}
+
 /// The process's snapshot.
 #[derive(Debug)]
 pub struct Availability {
     current: RwLock<Option<Arc<Snapshot>>>,
-    refreshing: tokio::sync::Mutex<()>,
+    refreshing: Arc<tokio::sync::Mutex<()>>,
     max_age: Duration,
 }
 
 impl Availability {
     pub fn new(max_age: Duration) -> Self {
-        Self { current: RwLock::new(None), refreshing: tokio::sync::Mutex::new(()), max_age }
+        Self { current: RwLock::new(None), refreshing: Arc::default(), max_age }
     }
 
     pub fn max_age(&self) -> Duration {
@@ -76,45 +87,78 @@ impl Availability {
 
     /// The snapshot within the bound, refreshed with `load` if it is not. Only one refresh runs
     /// at a time: the requests that find it stale wait for that one, then share its result.
-    pub async fn get<E, F, Fut>(&self, load: F) -> Result<Arc<Snapshot>, E>
+    /// A request waits at most `patience` (then [`TooSlow`]); the refresh itself runs in a task
+    /// of its own and finishes for the others even when the request that started it gave up,
+    /// so a stuck database costs one connection, not one per waiting request.
+    pub async fn get<E, F, Fut>(self: &Arc<Self>, patience: Duration, load: F) -> Result<Arc<Snapshot>, E>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<Vec<Tier>, E>>,
+        Fut: std::future::Future<Output = Result<Vec<Tier>, E>> + 'static,
+        E: From<TooSlow> + 'static,
     {
         if let Some(snapshot) = self.fresh() {
             return Ok(snapshot);
         }
-        let _turn = self.refreshing.lock().await;
+        let deadline = tokio::time::Instant::now() + patience;
+        let too_slow = || E::from(TooSlow(patience));
+        let turn = tokio::time::timeout_at(deadline, self.refreshing.clone().lock_owned())
+            .await
+            .map_err(|_| too_slow())?;
         if let Some(snapshot) = self.fresh() {
             return Ok(snapshot); // refreshed while this request waited
         }
-        let started = Instant::now();
-        let tiers = load().await?;
-        let snapshot = Arc::new(Snapshot::new(tiers, started));
-        if let Ok(mut current) = self.current.write() {
-            *current = Some(snapshot.clone());
+        let (me, query) = (self.clone(), load());
+        let refresh = actix_web::rt::spawn(async move {
+            let _turn = turn; // held until the refresh is stored
+            let started = Instant::now();
+            let tiers = query.await?;
+            Ok(me.store(tiers, started))
+        });
+        match tokio::time::timeout_at(deadline, refresh).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => {
+                log::error!("bug: the availability refresh failed: {join}");
+                Err(too_slow())
+            }
+            Err(_) => Err(too_slow()),
         }
-        Ok(snapshot)
     }
 
-    /// Applies a change this process made: `seats` more (or, negative, fewer) available in
-    /// `tier_id`. The snapshot keeps its age: the other tiers are no fresher for it.
-    pub fn apply(&self, tier_id: &str, seats: i32) {
+    /// Stores a refresh read at `started`. A change this process applied while the query ran
+    /// may be newer than what it read: the newer version wins, tier by tier.
+    fn store(&self, mut tiers: Vec<Tier>, started: Instant) -> Arc<Snapshot> {
+        let Ok(mut current) = self.current.write() else {
+            return Arc::new(Snapshot::new(tiers, started));
+        };
+        if let Some(old) = current.as_ref() {
+            for tier in &mut tiers {
+                if let Some(seen) = old.tier(&tier.id)
+                    && seen.version > tier.version
+                {
+                    (tier.available, tier.withheld, tier.version) =
+                        (seen.available, seen.withheld, seen.version);
+                }
+            }
+        }
+        let snapshot = Arc::new(Snapshot::new(tiers, started));
+        *current = Some(snapshot.clone());
+        snapshot
+    }
+
+    /// Applies a change this process made (or saw): the tier's seats as of `seats.version`,
+    /// if that is newer than what the snapshot holds. The snapshot keeps its age: the other
+    /// tiers are no fresher for it.
+    pub fn observe(&self, seats: &Seats) {
         let Ok(mut current) = self.current.write() else { return };
         let Some(old) = current.as_ref() else { return };
+        if old.tier(&seats.tier_id).is_none_or(|t| t.version >= seats.version) {
+            return;
+        }
         let mut tiers = old.tiers.clone();
-        if let Some(t) = tiers.iter_mut().find(|t| t.id == tier_id) {
-            t.available = (t.available + seats).clamp(0, t.capacity);
-            *current = Some(Arc::new(Snapshot::new(tiers, old.taken_at)));
+        if let Some(t) = tiers.iter_mut().find(|t| t.id == seats.tier_id) {
+            (t.available, t.withheld, t.version) = (seats.available, seats.withheld, seats.version);
         }
-    }
-
-    /// Forgets the snapshot: the next read refreshes (after a change the snapshot cannot
-    /// apply by itself, such as an admin reset).
-    pub fn invalidate(&self) {
-        if let Ok(mut current) = self.current.write() {
-            *current = None;
-        }
+        *current = Some(Arc::new(Snapshot::new(tiers, old.taken_at)));
     }
 }
 
@@ -132,7 +176,12 @@ mod tests {
             available,
             withheld: 0,
             sort_order: 0,
+            version: 10,
         }]
+    }
+
+    fn seats(available: i32, version: i64) -> Seats {
+        Seats { tier_id: "vip".into(), available, withheld: 100 - available, version, price_cents: 100_00 }
     }
 
     #[actix_rt::test]
@@ -143,10 +192,10 @@ mod tests {
             let (availability, loads) = (availability.clone(), loads.clone());
             async move {
                 availability
-                    .get(|| async move {
+                    .get(Duration::from_secs(5), || async move {
                         loads.fetch_add(1, Ordering::SeqCst);
                         actix_rt::time::sleep(Duration::from_millis(20)).await;
-                        Ok::<_, ()>(tiers(100))
+                        Ok::<_, TooSlow>(tiers(100))
                     })
                     .await
                     .unwrap()
@@ -159,24 +208,78 @@ mod tests {
 
     #[actix_rt::test]
     async fn local_changes_apply_at_once_and_the_etag_follows_the_counts() {
-        let availability = Availability::new(Duration::from_secs(60));
-        let first = availability.get(|| async { Ok::<_, ()>(tiers(100)) }).await.unwrap();
-        availability.apply("vip", -3);
+        let availability = Arc::new(Availability::new(Duration::from_secs(60)));
+        let first = availability
+            .get(Duration::from_secs(5), || async { Ok::<_, TooSlow>(tiers(100)) })
+            .await
+            .unwrap();
+        availability.observe(&seats(97, 11));
         let after = availability.fresh().unwrap();
         assert_eq!(after.tier("vip").unwrap().available, 97);
         assert_ne!(first.etag, after.etag);
-        availability.apply("vip", 3);
+        availability.observe(&seats(100, 12));
         assert_eq!(availability.fresh().unwrap().etag, first.etag, "same counts, same validator");
-        availability.invalidate();
-        assert!(availability.fresh().is_none());
+    }
+
+    #[actix_rt::test]
+    async fn the_newest_version_wins_whatever_order_the_changes_are_reported_in() {
+        let availability = Arc::new(Availability::new(Duration::from_secs(60)));
+        availability.get(Duration::from_secs(5), || async { Ok::<_, TooSlow>(tiers(100)) }).await.unwrap();
+        availability.observe(&seats(50, 13));
+        availability.observe(&seats(99, 11)); // an older change, reported late
+        assert_eq!(availability.fresh().unwrap().tier("vip").unwrap().available, 50);
+        availability.observe(&seats(50, 9)); // older than the snapshot itself
+        assert_eq!(availability.fresh().unwrap().tier("vip").unwrap().version, 13);
+    }
+
+    #[actix_rt::test]
+    async fn a_refresh_that_read_before_a_local_change_keeps_the_change() {
+        let availability = Arc::new(Availability::new(Duration::from_millis(1)));
+        availability.get(Duration::from_secs(5), || async { Ok::<_, TooSlow>(tiers(100)) }).await.unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let during = availability.clone();
+        let refreshed = availability
+            .get(Duration::from_secs(5), || async move {
+                // The query read version 10; meanwhile this process changed the tier.
+                during.observe(&seats(40, 14));
+                Ok::<_, TooSlow>(tiers(100))
+            })
+            .await
+            .unwrap();
+        assert_eq!(refreshed.tier("vip").unwrap().available, 40);
+        assert_eq!(refreshed.tier("vip").unwrap().version, 14);
+    }
+
+    #[actix_rt::test]
+    async fn a_stuck_refresh_costs_waiters_their_patience_only_and_still_lands() {
+        let availability = Arc::new(Availability::new(Duration::from_secs(60)));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let waiters = (0..10).map(|_| {
+            let (availability, loads) = (availability.clone(), loads.clone());
+            async move {
+                availability
+                    .get(Duration::from_millis(50), || async move {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        actix_rt::time::sleep(Duration::from_millis(300)).await;
+                        Ok::<_, TooSlow>(tiers(7))
+                    })
+                    .await
+            }
+        });
+        let answers = futures_util::future::join_all(waiters).await;
+        assert!(answers.iter().all(|a| a.is_err()), "every waiter gave up after 50 ms");
+        actix_rt::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "one query for all of them");
+        assert_eq!(availability.fresh().expect("the refresh landed").tier("vip").unwrap().available, 7);
     }
 
     #[actix_rt::test]
     async fn a_snapshot_past_its_age_is_refreshed() {
-        let availability = Availability::new(Duration::from_millis(1));
-        availability.get(|| async { Ok::<_, ()>(tiers(100)) }).await.unwrap();
+        let availability = Arc::new(Availability::new(Duration::from_millis(1)));
+        availability.get(Duration::from_secs(5), || async { Ok::<_, TooSlow>(tiers(100)) }).await.unwrap();
         std::thread::sleep(Duration::from_millis(5));
-        let again = availability.get(|| async { Ok::<_, ()>(tiers(42)) }).await.unwrap();
+        let again =
+            availability.get(Duration::from_secs(5), || async { Ok::<_, TooSlow>(tiers(42)) }).await.unwrap();
         assert_eq!(again.tier("vip").unwrap().available, 42);
     }
 }

@@ -21,11 +21,15 @@ pub enum BookingError {
     Unsettled { reference: String, status: BookingStatus },
     #[error("this idempotency key was already used for a different booking")]
     KeyReused,
-    /// Three references in a row were taken (odds of 2^-150): a bug, not bad luck.
-    #[error("could not allocate a unique booking reference")]
-    NoFreeReference,
+    /// Paid, but the database could not record it within the patience. Nothing is lost: the
+    /// booking is on record, and the reconciliation settles the charge (seats, or a refund)
+    /// once the database answers.
+    #[error("paid, but the confirmation is not recorded yet")]
+    PaymentUnrecorded { reference: String },
     #[error("storage")]
     Storage(#[from] DbError),
+    #[error("booking pipeline")]
+    Pipeline(#[from] super::desk::PipelineError),
 }
 
 impl From<diesel::result::Error> for BookingError {

@@ -3,18 +3,23 @@
 //! and nothing here writes SQL: queries live in `crate::db`.
 //!
 //! - `types`: input values that can only hold what the shop accepts;
-//! - `steps`: the database steps, plain functions on a connection with the time passed in;
+//! - `pipeline`: the database side of booking (a tier's batch of reservations, confirmations
+//!   and releases in one transaction; late settlement; the sweep), plain functions on a
+//!   connection with the time passed in; `desk`: the per-tier threads that run the batches;
+//! - `reconcile`: asks the gateway about bookings that ended without a charge on record;
 //! - `shop`: [`Shop`], which strings the steps together around the payment gateway, and is the
 //!   one door the HTTP layer uses;
 //! - `admin`: the box-office operations and their figures.
 
 pub mod admin;
 pub mod availability;
-mod batcher;
-mod confirmer;
+mod checkout;
+pub mod desk;
 mod email;
 mod error;
 mod office;
+pub mod pipeline;
+mod reconcile;
 mod refunds;
 mod replay;
 pub mod sessions;

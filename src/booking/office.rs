@@ -1,5 +1,5 @@
 //! The box office's door into the shop: figures, and the two seat actions, each logged and
-//! applied to this process's availability snapshot.
+//! applied to this process's availability snapshot at once.
 
 use super::Shop;
 use super::admin::{self, AdminError, Dashboard, TierFigures};
@@ -25,16 +25,20 @@ impl Shop {
         target: i32,
         actor: String,
     ) -> Result<AuditEntry, AdminError> {
-        let entry =
+        let (entry, seats) =
             self.with_conn(move |c| admin::set_available(c, &tier_id, target, &actor, now_millis())).await?;
+        self.observe(&[seats]);
         log::info!("{} {}: {} -> {}", entry.actor, entry.action, entry.before, entry.after);
         Ok(entry)
     }
 
     /// Resets one tier or all (see [`admin::reset`]).
     pub async fn reset(&self, tier_id: Option<String>, actor: String) -> Result<Vec<AuditEntry>, AdminError> {
-        let entries =
+        let (entries, seats) =
             self.with_conn(move |c| admin::reset(c, tier_id.as_deref(), &actor, now_millis())).await?;
+        self.observe(&seats);
+        self.refunds_due.notify_one();
+        self.emails_due.notify_one();
         for entry in &entries {
             log::info!("{} {}: {} -> {}", entry.actor, entry.action, entry.before, entry.after);
         }

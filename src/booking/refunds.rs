@@ -111,36 +111,6 @@ impl Shop {
             let _ = tokio::time::timeout(Duration::from_secs(1), self.refunds_due.notified()).await;
         }
     }
-
-    /// A charge whose booking the database could not record: nothing can be written, so it is
-    /// refunded straight away (the booking id as the key), retried for a while.
-    pub(super) async fn refund_unrecorded(&self, held: &crate::db::models::Booking, charge_id: &str) {
-        for attempt in 1..=5 {
-            match self.gateway.refund(charge_id, held.total_cents, &held.id).await {
-                Ok(done) => {
-                    log::warn!(
-                        "{}: charge {charge_id} refunded as {} (not recorded)",
-                        held.reference,
-                        done.refund_id
-                    );
-                    self.metrics.record_refund(true);
-                    return;
-                }
-                Err(e) => {
-                    self.metrics.record_refund(false);
-                    log::warn!(
-                        "{}: refunding charge {charge_id} failed (attempt {attempt}): {e}",
-                        held.reference
-                    );
-                    tokio::time::sleep(backoff(self.refund_retry_base, attempt)).await;
-                }
-            }
-        }
-        log::error!(
-            "{}: charge {charge_id} could not be refunded nor recorded: refund it by hand",
-            held.reference
-        );
-    }
 }
 
 #[cfg(test)]

@@ -12,27 +12,23 @@ use crate::db::models::{Booking, BookingStatus};
 const REPLAY_WAIT: Duration = Duration::from_secs(15);
 
 impl Shop {
-    /// A request the snapshot shows cannot fit: `409` at memory speed. A repeated key gets its
-    /// first attempt's answer instead (one indexed read, no write); if the database cannot
-    /// answer that, the snapshot's answer stands.
+    /// A request the snapshot shows cannot fit (`available` seats left): `409` at memory
+    /// speed. A repeated key gets its first attempt's answer instead (one indexed read, no
+    /// write); if the database cannot answer that, the snapshot's answer stands.
     pub(super) async fn refuse_from_memory(
         &self,
         request: &BookingRequest,
-    ) -> Option<(Result<Booking, BookingError>, bool)> {
-        let snapshot = self.snapshot().fresh()?;
-        let available = snapshot.tier(request.tier.as_str())?.available;
-        if available >= request.quantity.as_i32() {
-            return None;
-        }
+        available: i32,
+    ) -> (Result<Booking, BookingError>, bool) {
         if request.idempotency_key.is_some() {
             let req = request.clone();
             if let Ok(Some(earlier)) = self.with_conn(move |c| steps::earlier_attempt(c, &req)).await {
                 let result = self.replay(request, earlier).await;
                 let replayed = !matches!(result, Err(BookingError::KeyReused));
-                return Some((result, replayed));
+                return (result, replayed);
             }
         }
-        Some((Err(BookingError::NotEnoughSeats { requested: request.quantity.as_i32(), available }), false))
+        (Err(BookingError::NotEnoughSeats { requested: request.quantity.as_i32(), available }), false)
     }
 
     async fn reload(&self, booking: &Booking) -> Result<Booking, BookingError> {

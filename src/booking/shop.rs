@@ -1,22 +1,27 @@
-//! [`Shop`]: the one door the HTTP layer uses. It strings the steps together around the
+//! [`Shop`]: the one door the HTTP layer uses. It strings the pipeline together around the
 //! payment gateway (holding no connection while the gateway thinks), answers replays, runs
-//! the sweeper, and offers the box-office operations.
+//! the sweeper and the reconciliation, and offers the box-office operations.
+//!
+//! One booking (`checkout.rs`): the availability snapshot refuses what cannot fit (and a tier
+//! the database does not have) at memory speed; the tier's desk reserves the hold in its next
+//! batch; the gateway charges with no connection held; the desk confirms (or releases) it in a
+//! later batch. Every database change goes through `pipeline.rs`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::Reference;
 use super::availability::{Availability, Snapshot};
-use super::batcher::Batcher;
-use super::confirmer::Confirmer;
-use super::steps::{self, Reservation, Settlement};
-use super::{BookingError, BookingRequest, Reference};
-use crate::clock::now_millis;
-use crate::db::models::{Booking, BookingStatus, Refund, Tier};
-use crate::db::reserve::Reserved;
+use super::desk::{Desks, Listeners};
+use crate::db::models::{Booking, Refund, Tier};
 use crate::db::{DbConnection, DbError, DbPool};
-use crate::metrics::{BookingOutcome, Metrics};
+use crate::metrics::Metrics;
 use crate::payment::PaymentGateway;
 use crate::request_id;
+
+/// How long a paid booking's confirmation is retried before the buyer is told it is being
+/// recorded (the reconciliation settles it once the database answers again).
+const SETTLE_PATIENCE: Duration = Duration::from_secs(10);
 
 /// The shop: the pool, the gateway, and the settings the flow needs.
 #[derive(Clone)]
@@ -31,14 +36,16 @@ pub struct Shop {
     pub(super) refund_retry_base: Duration,
     /// The tiers as this process last saw them (see `availability.rs`).
     availability: Arc<Availability>,
-    /// Per-tier reservation batches (see `batcher.rs`).
-    batcher: Arc<Batcher>,
-    /// Confirmation batches (see `confirmer.rs`).
-    confirmer: Arc<Confirmer>,
+    /// The per-tier batch threads (see `desk.rs`).
+    pub(super) desks: Arc<Desks>,
     /// The email sender's settings (`None`: no sender runs in this process).
     pub(super) mail: Option<Arc<crate::mail::Mail>>,
     /// Wakes the email sender when an email is queued.
     pub(super) emails_due: Arc<tokio::sync::Notify>,
+    /// How long a charge may take before the shop stops waiting (`PAYMENT_TIMEOUT_MS`).
+    pub(super) payment_timeout: Duration,
+    /// How long a paid booking's confirmation is retried.
+    pub(super) settle_patience: Duration,
 }
 
 /// The connection pool's state, for `/metrics`.
@@ -56,27 +63,48 @@ impl Shop {
         hold_ttl: Duration,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let availability = Arc::new(Availability::new(Duration::from_millis(500)));
+        let (refunds_due, emails_due) = (Arc::default(), Arc::default());
+        let desks = Self::desks(&pool, &availability, &refunds_due, &emails_due);
         Self {
-            batcher: Arc::new(Batcher::new(pool.clone())),
-            confirmer: Arc::new(Confirmer::new(pool.clone())),
             pool,
             gateway,
             hold_ttl,
             metrics,
-            refunds_due: Arc::default(),
+            refunds_due,
             refund_retry_base: Duration::from_secs(1),
-            availability: Arc::new(Availability::new(Duration::from_millis(500))),
+            availability,
+            desks,
             mail: None,
-            emails_due: Arc::default(),
+            emails_due,
+            payment_timeout: Duration::from_secs(30),
+            settle_patience: SETTLE_PATIENCE,
         }
+    }
+
+    fn desks(
+        pool: &DbPool,
+        availability: &Arc<Availability>,
+        refunds_due: &Arc<tokio::sync::Notify>,
+        emails_due: &Arc<tokio::sync::Notify>,
+    ) -> Arc<Desks> {
+        let listeners = Listeners {
+            availability: availability.clone(),
+            refunds_due: refunds_due.clone(),
+            emails_due: emails_due.clone(),
+        };
+        Arc::new(Desks::new(pool.clone(), listeners))
     }
 
     pub(super) fn hold_ttl(&self) -> Duration {
         self.hold_ttl
     }
 
-    pub(super) fn snapshot(&self) -> &Availability {
-        &self.availability
+    /// Applies seat changes this process made outside a desk to its snapshot.
+    pub(super) fn observe(&self, seats: &[crate::db::tiers::Seats]) {
+        for s in seats {
+            self.availability.observe(s);
+        }
     }
 
     /// Sends email with these settings (see `booking::email`).
@@ -88,6 +116,7 @@ impl Shop {
     /// Sets how old the availability snapshot may be (`AVAILABILITY_MAX_AGE_MS`).
     pub fn with_availability_max_age(mut self, max_age: Duration) -> Self {
         self.availability = Arc::new(Availability::new(max_age));
+        self.desks = Self::desks(&self.pool, &self.availability, &self.refunds_due, &self.emails_due);
         self
     }
 
@@ -95,6 +124,23 @@ impl Shop {
     pub fn with_refund_retry_base(mut self, base: Duration) -> Self {
         self.refund_retry_base = base;
         self
+    }
+
+    /// Sets how long a charge may take (`PAYMENT_TIMEOUT_MS`).
+    pub fn with_payment_timeout(mut self, timeout: Duration) -> Self {
+        self.payment_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a paid booking's confirmation is retried (tests shorten it).
+    pub fn with_settle_patience(mut self, patience: Duration) -> Self {
+        self.settle_patience = patience;
+        self
+    }
+
+    /// How many per-tier desks (threads) this process runs.
+    pub fn desk_count(&self) -> usize {
+        self.desks.count()
     }
 
     /// Runs `f` on a pooled connection on the blocking thread pool: Diesel is synchronous
@@ -122,128 +168,12 @@ impl Shop {
         })
     }
 
-    /// Books: reserve, pay with no connection held, then confirm or release. Counts one
-    /// outcome per attempt.
-    pub async fn book(&self, request: BookingRequest) -> Result<Booking, BookingError> {
-        let (result, replayed) = self.book_inner(request).await;
-        let outcome = match &result {
-            _ if replayed => BookingOutcome::Replayed,
-            Ok(_) => BookingOutcome::Confirmed,
-            Err(BookingError::NotEnoughSeats { .. }) => BookingOutcome::SoldOut,
-            Err(BookingError::PaymentDeclined { .. }) => BookingOutcome::PaymentFailed,
-            Err(BookingError::Refunded { .. }) => BookingOutcome::Refunded,
-            Err(BookingError::UnknownTier | BookingError::KeyReused) => BookingOutcome::Invalid,
-            Err(BookingError::Unsettled { .. }) => BookingOutcome::Replayed,
-            Err(BookingError::Storage(_) | BookingError::NoFreeReference) => BookingOutcome::Error,
-        };
-        self.metrics.record_booking(outcome);
-        result
-    }
-
-    /// The attempt's result, and whether it was a replay of an earlier one.
-    async fn book_inner(&self, request: BookingRequest) -> (Result<Booking, BookingError>, bool) {
-        // Sold out as far as this process can tell (within AVAILABILITY_MAX_AGE_MS): answered
-        // from memory, without a database write on the hot row.
-        if let Some(refused) = self.refuse_from_memory(&request).await {
-            return refused;
-        }
-        let hold = steps::held_booking(&request, now_millis(), self.hold_ttl);
-        let reservation = match self.batcher.reserve(hold).await {
-            Ok(Reserved::Held(booking)) => Ok(Reservation::Held(booking)),
-            Ok(Reserved::KeyExists(earlier)) => Ok(Reservation::Replay(earlier)),
-            Ok(Reserved::UnknownTier) => Err(BookingError::UnknownTier),
-            Ok(Reserved::NotEnough { available }) => {
-                Err(BookingError::NotEnoughSeats { requested: request.quantity.as_i32(), available })
-            }
-            Err(e) => Err(BookingError::from(e)),
-        };
-        let held = match reservation {
-            Ok(Reservation::Held(booking)) => booking,
-            Ok(Reservation::Replay(earlier)) => {
-                let result = self.replay(&request, earlier).await;
-                // A key reused for another booking is not a replay: it is refused.
-                let replayed = !matches!(result, Err(BookingError::KeyReused));
-                return (result, replayed);
-            }
-            Err(e) => return (Err(e), false),
-        };
-        self.availability.apply(&held.tier_id, -held.quantity);
-        log::info!("{}: {} seat(s) of {} held", held.reference, held.quantity, held.tier_id);
-        (self.pay(held).await, false)
-    }
-
-    async fn pay(&self, held: Booking) -> Result<Booking, BookingError> {
-        let started = Instant::now();
-        let charge = self.gateway.charge(held.total_cents, &held.reference).await;
-        self.metrics.observe_payment(started.elapsed());
-        match charge {
-            Ok(charge) => match self.settle_paid(&held, &charge.transaction_id).await? {
-                Settlement::Confirmed => {
-                    log::info!("{}: confirmed ({})", held.reference, charge.transaction_id);
-                    // Its tickets' email was queued with the confirmation: send it soon.
-                    self.emails_due.notify_one();
-                    Ok(Booking {
-                        status: BookingStatus::Confirmed,
-                        transaction_id: Some(charge.transaction_id),
-                        ..held
-                    })
-                }
-                Settlement::Refunded => {
-                    // The refund owed was recorded with the booking; the worker pays it.
-                    log::warn!("{}: paid after the seats were gone; refund recorded", held.reference);
-                    self.refunds_due.notify_one();
-                    Err(BookingError::Refunded { reference: held.reference })
-                }
-            },
-            Err(declined) => {
-                log::info!("{}: payment declined ({})", held.reference, declined.reason);
-                let (booking, reason) = (held.clone(), declined.reason.clone());
-                let released =
-                    self.with_conn(move |c| steps::release(c, &booking, &reason, now_millis())).await?;
-                if released {
-                    self.availability.apply(&held.tier_id, held.quantity);
-                }
-                Err(BookingError::PaymentDeclined { reason: declined.reason, reference: held.reference })
-            }
-        }
-    }
-
-    /// Confirms after a successful charge. The customer has paid, so a database hiccup here
-    /// is retried for a while; if it never comes back the charge is refunded, so nobody pays
-    /// for seats they do not get (the hold then expires and its seats return).
-    async fn settle_paid(&self, held: &Booking, transaction_id: &str) -> Result<Settlement, BookingError> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            let (booking, txn) = (held.clone(), transaction_id.to_owned());
-            match self.confirmer.confirm(booking, txn).await {
-                Ok(settlement) => return Ok(settlement),
-                Err(e) if e.is_transient() && Instant::now() < deadline => {
-                    log::warn!(
-                        "{}: confirming failed, retrying: {}",
-                        held.reference,
-                        crate::db::error::chain(&e)
-                    );
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                }
-                Err(e) => {
-                    // The database cannot record the refund either: pay it back now.
-                    log::error!(
-                        "{}: could not record payment {transaction_id}; refunding it: {}",
-                        held.reference,
-                        crate::db::error::chain(&e)
-                    );
-                    self.refund_unrecorded(held, transaction_id).await;
-                    return Err(e.into());
-                }
-            }
-        }
-    }
-
     /// The availability snapshot, at most `AVAILABILITY_MAX_AGE_MS` old.
+    /// Waits no longer than a pooled connection would (`DB_POOL_TIMEOUT_MS`).
     pub async fn availability(&self) -> Result<Arc<Snapshot>, DbError> {
-        self.availability.get(|| self.with_conn(|c| Tier::all(c).map_err(DbError::from))).await
+        let shop = self.clone();
+        let load = || async move { shop.with_conn(|c| Tier::all(c).map_err(DbError::from)).await };
+        self.availability.get(self.pool.connection_timeout(), load).await
     }
 
     /// The tiers, from the availability snapshot.

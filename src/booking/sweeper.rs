@@ -1,15 +1,17 @@
-//! The sweeper: holds past their expiry give their seats back, in every process.
+//! The sweeper: holds past their expiry give their seats back, in every process; and after
+//! each sweep, the reconciliation (`reconcile.rs`).
 
 use std::time::Duration;
 
-use super::{Shop, steps};
+use super::{Shop, pipeline};
 use crate::clock::now_millis;
 use crate::db::DbError;
 
 impl Shop {
     /// Expires overdue holds now; returns how many.
     pub async fn sweep_now(&self) -> Result<usize, DbError> {
-        let expired = self.with_conn(|c| steps::sweep(c, now_millis())).await?;
+        let (expired, seats) = self.with_conn(|c| pipeline::sweep(c, now_millis())).await?;
+        self.observe(&seats);
         for hold in &expired {
             log::info!(
                 "{}: hold expired, {} seat(s) of {} returned",
@@ -22,7 +24,7 @@ impl Shop {
         Ok(expired.len())
     }
 
-    /// Runs the sweeper until the process ends.
+    /// Runs the sweeper and the reconciliation until the process ends.
     pub async fn run_sweeper(self) {
         // Often enough that a hold never outlives its TTL by much, rarely enough to be cheap.
         let period = (self.hold_ttl() / 4).clamp(Duration::from_millis(250), Duration::from_secs(5));
@@ -32,6 +34,9 @@ impl Shop {
             ticker.tick().await;
             if let Err(e) = self.sweep_now().await {
                 log::warn!("sweeper: {}", crate::db::error::chain(&e));
+            }
+            if let Err(e) = self.reconcile_now().await {
+                log::warn!("reconciliation: {}", crate::db::error::chain(&e));
             }
         }
     }

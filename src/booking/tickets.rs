@@ -78,24 +78,24 @@ pub fn signing_key(c: &mut DbConnection) -> Result<String, DbError> {
     Ok(secrets::get(c, TICKET_KEY)?.ok_or(diesel::result::Error::NotFound)?)
 }
 
-/// Issues `booking`'s tickets (one per seat) and queues its confirmation email. Call it in the
-/// transaction that confirms the booking: every confirm path does.
-pub fn issue(c: &mut DbConnection, booking: &Booking, now: i64) -> Result<Vec<Ticket>, DbError> {
-    issue_all(c, &[booking], now)
-}
-
-/// [`issue`] for many bookings at once (a batch of confirmations): the key read once, one
-/// insert for all the tickets and one for all the emails.
-pub fn issue_all(c: &mut DbConnection, bookings: &[&Booking], now: i64) -> Result<Vec<Ticket>, DbError> {
+/// Issues each booking's tickets (one per seat, signed with `key`) and queues its confirmation
+/// email: one insert for all the tickets and one for all the emails. Call it in the transaction
+/// that confirms the bookings: every confirm path does (`pipeline::serve` and
+/// `pipeline::settle_found_charge`).
+pub fn issue_all(
+    c: &mut DbConnection,
+    key: &str,
+    bookings: &[&Booking],
+    now: i64,
+) -> Result<Vec<Ticket>, DbError> {
     if bookings.is_empty() {
         return Ok(Vec::new());
     }
-    let key = signing_key(c)?;
     let tickets: Vec<Ticket> = bookings
         .iter()
         .flat_map(|booking| {
             (1..=booking.quantity).map(|seat| Ticket {
-                code: new_code(&key),
+                code: new_code(key),
                 booking_id: booking.id.clone(),
                 seat,
                 checked_in_at: None,

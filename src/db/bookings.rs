@@ -7,6 +7,15 @@ use super::DbConnection;
 use super::models::{Booking, BookingStatus};
 use super::schema::bookings;
 
+/// What [`Booking::take_back_active`] took back.
+#[derive(Debug)]
+pub struct TakenBack {
+    /// Paid bookings, now `refunded`.
+    pub refunded: Vec<Booking>,
+    /// Holds, now `voided`: id and creation time.
+    pub voided: Vec<(String, i64)>,
+}
+
 impl Booking {
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
         diesel::insert_into(bookings::table).values(self.clone()).execute(conn).map(|_| ())
@@ -54,6 +63,7 @@ impl Booking {
         to: BookingStatus,
         now: i64,
     ) -> QueryResult<bool> {
+        debug_assert!(from.may_become(to), "{from:?} → {to:?} is not a transition");
         let changed = diesel::update(
             bookings::table.filter(bookings::id.eq(booking_id).and(bookings::status.eq(from.as_str()))),
         )
@@ -62,21 +72,40 @@ impl Booking {
         Ok(changed == 1)
     }
 
-    /// `held → confirmed` with the transaction id, in one statement; false if the booking was
-    /// no longer held.
-    pub fn confirm_held(
+    /// `from → to` with the gateway's answer recorded (the charge, and why it ended so), as
+    /// one compare-and-set; false if the booking was no longer in `from`.
+    pub fn settle(
         conn: &mut DbConnection,
         booking_id: &str,
+        (from, to): (BookingStatus, BookingStatus),
         transaction_id: &str,
+        reason: Option<&str>,
         now: i64,
     ) -> QueryResult<bool> {
+        debug_assert!(from.may_become(to), "{from:?} → {to:?} is not a transition");
+        let changed = diesel::update(
+            bookings::table.filter(bookings::id.eq(booking_id).and(bookings::status.eq(from.as_str()))),
+        )
+        .set((
+            bookings::status.eq(to.as_str()),
+            bookings::transaction_id.eq(transaction_id),
+            bookings::failure_reason.eq(reason),
+            bookings::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        Ok(changed == 1)
+    }
+
+    /// `held → payment_failed` with the gateway's reason; false if the booking was no longer
+    /// held.
+    pub fn fail_held(conn: &mut DbConnection, booking_id: &str, reason: &str, now: i64) -> QueryResult<bool> {
         let changed = diesel::update(
             bookings::table
                 .filter(bookings::id.eq(booking_id).and(bookings::status.eq(BookingStatus::Held.as_str()))),
         )
         .set((
-            bookings::status.eq(BookingStatus::Confirmed.as_str()),
-            bookings::transaction_id.eq(transaction_id),
+            bookings::status.eq(BookingStatus::PaymentFailed.as_str()),
+            bookings::failure_reason.eq(reason),
             bookings::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -135,19 +164,6 @@ impl Booking {
         Ok(ids.into_iter().map(|c| c.id).collect())
     }
 
-    /// Records the gateway's answer on a booking.
-    pub fn record_payment(
-        conn: &mut DbConnection,
-        booking_id: &str,
-        transaction_id: Option<&str>,
-        failure_reason: Option<&str>,
-    ) -> QueryResult<()> {
-        diesel::update(bookings::table.find(booking_id))
-            .set((bookings::transaction_id.eq(transaction_id), bookings::failure_reason.eq(failure_reason)))
-            .execute(conn)
-            .map(|_| ())
-    }
-
     /// Holds whose time ran out, oldest first.
     pub fn expired_holds(conn: &mut DbConnection, now: i64, limit: i64) -> QueryResult<Vec<Booking>> {
         bookings::table
@@ -161,13 +177,9 @@ impl Booking {
     /// Takes back every active booking of a tier in one statement: paid (`confirmed`) ones
     /// become `refunded`, held ones `voided`. One statement, so a booking confirmed while this
     /// runs is seen as confirmed (PostgreSQL re-reads a row it waited for), never voided with
-    /// its money kept. Returns the bookings it refunded and how many it voided. The caller holds
-    /// the tier's row lock.
-    pub fn take_back_active(
-        conn: &mut DbConnection,
-        tier_id: &str,
-        now: i64,
-    ) -> QueryResult<(Vec<Booking>, usize)> {
+    /// its money kept. Returns the bookings it refunded and those it voided (id and creation
+    /// time). The caller holds the tier's row lock.
+    pub fn take_back_active(conn: &mut DbConnection, tier_id: &str, now: i64) -> QueryResult<TakenBack> {
         use diesel::sql_types::{BigInt, Text};
         #[derive(QueryableByName)]
         struct Taken {
@@ -175,36 +187,42 @@ impl Booking {
             id: String,
             #[diesel(sql_type = Text)]
             status: String,
+            #[diesel(sql_type = BigInt)]
+            created_at: i64,
         }
         const SET: &str = "SET status = CASE WHEN status = 'confirmed' THEN 'refunded' ELSE 'voided' END";
         let taken: Vec<Taken> = match conn {
             DbConnection::Pg(pg) => diesel::sql_query(format!(
                 "UPDATE bookings {SET}, updated_at = $1 WHERE tier_id = $2 AND status IN ('held', 'confirmed') \
-                 RETURNING id, status"
+                 RETURNING id, status, created_at"
             ))
             .bind::<BigInt, _>(now)
             .bind::<Text, _>(tier_id)
             .load(pg)?,
             DbConnection::Sqlite(sqlite) => diesel::sql_query(format!(
                 "UPDATE bookings {SET}, updated_at = ? WHERE tier_id = ? AND status IN ('held', 'confirmed') \
-                 RETURNING id, status"
+                 RETURNING id, status, created_at"
             ))
             .bind::<BigInt, _>(now)
             .bind::<Text, _>(tier_id)
             .load(sqlite)?,
         };
-        let voided = taken.iter().filter(|t| t.status == BookingStatus::Voided.as_str()).count();
+        let voided: Vec<(String, i64)> = taken
+            .iter()
+            .filter(|t| t.status == BookingStatus::Voided.as_str())
+            .map(|t| (t.id.clone(), t.created_at))
+            .collect();
         let ids: Vec<&str> = taken
             .iter()
             .filter(|t| t.status == BookingStatus::Refunded.as_str())
             .map(|t| t.id.as_str())
             .collect();
         if ids.is_empty() {
-            return Ok((Vec::new(), voided));
+            return Ok(TakenBack { refunded: Vec::new(), voided });
         }
         let refunded =
             bookings::table.filter(bookings::id.eq_any(&ids)).select(Booking::as_select()).load(conn)?;
-        Ok((refunded, voided))
+        Ok(TakenBack { refunded, voided })
     }
 
     /// The most recent bookings, newest first.

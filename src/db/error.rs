@@ -23,6 +23,10 @@ pub enum DbError {
         #[source]
         source: std::io::Error,
     },
+    /// The database did not answer within the caller's patience (a refresh of the
+    /// availability snapshot waiting behind a lock, say).
+    #[error("the database did not answer within {0:?}")]
+    Slow(std::time::Duration),
     /// A database task panicked: a bug, not an outage.
     #[error("a database task panicked")]
     TaskPanicked(#[source] tokio::task::JoinError),
@@ -33,7 +37,7 @@ impl DbError {
     /// unreachable, or busy): callers answer `503` and may retry. Everything else is a fault.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Unavailable(_) | Self::Connect(_) => true,
+            Self::Unavailable(_) | Self::Connect(_) | Self::Slow(_) => true,
             Self::Query(e) => is_transient_query_error(e),
             Self::Migration(_) | Self::Folder { .. } | Self::TaskPanicked(_) => false,
         }

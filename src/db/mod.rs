@@ -1,16 +1,15 @@
 //! Storage: one Diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool, the embedded
 //! per-backend migrations, and the one helper that opens a write transaction correctly on both.
-//! Every query lives under this module: `tiers`, `bookings` and `audit` for one table each,
-//! `reserve` for the reservation (both backends side by side).
+//! Every query lives under this module, one module per table.
 
 pub mod audit;
 pub mod bookings;
+pub mod charge_checks;
 pub mod error;
 pub mod models;
 pub mod outbox;
 mod pool;
 pub mod refunds;
-pub mod reserve;
 pub mod schema;
 pub mod secrets;
 pub mod sessions;

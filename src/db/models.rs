@@ -16,6 +16,8 @@ pub struct Tier {
     pub available: i32,
     pub withheld: i32,
     pub sort_order: i32,
+    /// Bumped by every change of the seat counts (under the row lock): orders the counts.
+    pub version: i64,
 }
 
 /// Where a booking stands. Stored as text; a value this code does not know is an error when
@@ -63,6 +65,26 @@ impl BookingStatus {
             Self::Refunded => "Refunded",
             Self::Voided => "Voided",
         }
+    }
+
+    /// The status machine. Every change of a booking's status is a compare-and-set from the
+    /// status it was read in, and only along these edges, so each terminal state is reached
+    /// once: a booking is never both confirmed and refunded, nor refunded twice.
+    ///
+    /// ```text
+    /// held ──▶ confirmed ──▶ refunded          (paid; a reset takes it back)
+    ///  │ ├──▶ payment_failed                   (declined: seats back)
+    ///  │ └──▶ expired ─┬──▶ confirmed           (paid after the hold ended: seats again)
+    ///  └──▶ voided ────┴──▶ refunded            (… or no seats: the charge goes back)
+    /// ```
+    pub fn may_become(self, to: BookingStatus) -> bool {
+        use BookingStatus::*;
+        matches!(
+            (self, to),
+            (Held, Confirmed | PaymentFailed | Expired | Voided)
+                | (Expired | Voided, Confirmed | Refunded)
+                | (Confirmed, Refunded)
+        )
     }
 
     /// Held and confirmed bookings occupy seats; the others do not.

@@ -10,6 +10,7 @@ diesel::table! {
         available -> Integer,
         withheld -> Integer,
         sort_order -> Integer,
+        version -> BigInt,
     }
 }
 
@@ -116,3 +117,13 @@ diesel::joinable!(email_outbox -> bookings (booking_id));
 diesel::allow_tables_to_appear_in_same_query!(tickets, bookings);
 diesel::allow_tables_to_appear_in_same_query!(tickets, ticket_tiers);
 diesel::allow_tables_to_appear_in_same_query!(email_outbox, bookings);
+
+diesel::table! {
+    charge_checks (booking_id) {
+        booking_id -> Text,
+        booked_at -> BigInt,
+    }
+}
+
+diesel::joinable!(charge_checks -> bookings (booking_id));
+diesel::allow_tables_to_appear_in_same_query!(charge_checks, bookings);

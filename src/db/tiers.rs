@@ -24,6 +24,7 @@ pub fn default_tiers() -> Vec<Tier> {
         available: capacity,
         withheld: 0,
         sort_order: i as i32,
+        version: 0,
     })
     .collect()
 }
@@ -57,39 +58,26 @@ impl Tier {
     }
 
     /// The conditional update at the heart of the shop: takes `quantity` seats only if that
-    /// many are left, in one statement. Returns false (and changes nothing) otherwise.
-    pub fn take_seats(conn: &mut DbConnection, tier_id: &str, quantity: i32) -> QueryResult<bool> {
-        use ticket_tiers::available;
-        let changed = diesel::update(
-            ticket_tiers::table.filter(ticket_tiers::id.eq(tier_id).and(available.ge(quantity))),
-        )
-        .set(available.eq(available - quantity))
-        .execute(conn)?;
-        Ok(changed == 1)
-    }
-
-    /// [`Tier::take_seats`], answering the tier's price when the seats were taken.
-    pub fn take_seats_priced(
-        conn: &mut DbConnection,
-        tier_id: &str,
-        quantity: i32,
-    ) -> QueryResult<Option<i64>> {
-        use ticket_tiers::available;
+    /// many are left, in one statement. `None` (and nothing changed) otherwise.
+    pub fn take_seats(conn: &mut DbConnection, tier_id: &str, quantity: i32) -> QueryResult<Option<Seats>> {
+        use ticket_tiers::{available, version};
         diesel::update(ticket_tiers::table.filter(ticket_tiers::id.eq(tier_id).and(available.ge(quantity))))
-            .set(available.eq(available - quantity))
-            .returning(ticket_tiers::price_cents)
-            .get_result(conn)
+            .set((available.eq(available - quantity), version.eq(version + 1)))
+            .returning(Seats::RETURNED)
+            .get_result::<SeatsRow>(conn)
             .optional()
+            .map(|row| row.map(Seats::from))
     }
 
     /// Gives `quantity` seats back. Only called together with a status change of the booking
     /// that held them, in the same transaction.
-    pub fn return_seats(conn: &mut DbConnection, tier_id: &str, quantity: i32) -> QueryResult<()> {
-        use ticket_tiers::available;
+    pub fn return_seats(conn: &mut DbConnection, tier_id: &str, quantity: i32) -> QueryResult<Seats> {
+        use ticket_tiers::{available, version};
         diesel::update(ticket_tiers::table.find(tier_id))
-            .set(available.eq(available + quantity))
-            .execute(conn)?;
-        Ok(())
+            .set((available.eq(available + quantity), version.eq(version + 1)))
+            .returning(Seats::RETURNED)
+            .get_result::<SeatsRow>(conn)
+            .map(Seats::from)
     }
 
     /// Seats currently left in a tier (None for an unknown tier).
@@ -97,35 +85,89 @@ impl Tier {
         ticket_tiers::table.find(tier_id).select(ticket_tiers::available).first(conn).optional()
     }
 
-    /// Takes the tier's row lock (a no-op write; on SQLite the write transaction already
-    /// excludes other writers) and returns the row as it stands.
+    /// Takes the tier's row lock and returns the row as it stands (`SELECT … FOR UPDATE` on
+    /// PostgreSQL; on SQLite the write transaction already excludes every other writer).
     ///
-    /// Lock order: every transaction that changes a tier and its bookings takes the tier row
-    /// first, then booking rows, so two of them can never wait on each other.
+    /// Lock order: every transaction that changes seats or bookings takes the rows of the
+    /// tiers it touches first, in id order, and only then booking rows, so no two of them can
+    /// wait on each other in a cycle. The lock is exclusive, so two transactions that change
+    /// bookings of one tier never run side by side.
     pub fn lock(conn: &mut DbConnection, tier_id: &str) -> QueryResult<Option<Tier>> {
-        diesel::update(ticket_tiers::table.find(tier_id))
-            .set(ticket_tiers::available.eq(ticket_tiers::available))
-            .execute(conn)?;
-        Tier::find(conn, tier_id)
+        match conn {
+            DbConnection::Pg(pg) => {
+                ticket_tiers::table.find(tier_id).select(Tier::as_select()).for_update().first(pg).optional()
+            }
+            DbConnection::Sqlite(_) => Tier::find(conn, tier_id),
+        }
     }
 
     /// Sets `available` to `target`, moving the difference to or from `withheld`, only if
-    /// `available + withheld >= target` (one conditional update). False if it did not fit.
-    pub fn set_available(conn: &mut DbConnection, tier_id: &str, target: i32) -> QueryResult<bool> {
-        use ticket_tiers::{available, withheld};
-        let changed = diesel::update(
+    /// `available + withheld >= target` (one conditional update). `None` if it did not fit.
+    pub fn set_available(conn: &mut DbConnection, tier_id: &str, target: i32) -> QueryResult<Option<Seats>> {
+        use ticket_tiers::{available, version, withheld};
+        diesel::update(
             ticket_tiers::table.filter(ticket_tiers::id.eq(tier_id).and((available + withheld).ge(target))),
         )
-        .set((available.eq(target), withheld.eq(withheld + available - target)))
-        .execute(conn)?;
-        Ok(changed == 1)
+        .set((available.eq(target), withheld.eq(withheld + available - target), version.eq(version + 1)))
+        .returning(Seats::RETURNED)
+        .get_result::<SeatsRow>(conn)
+        .optional()
+        .map(|row| row.map(Seats::from))
     }
 
     /// Makes every seat of the tier available again and clears `withheld`.
-    pub fn restore_capacity(conn: &mut DbConnection, tier_id: &str) -> QueryResult<()> {
+    pub fn restore_capacity(conn: &mut DbConnection, tier_id: &str) -> QueryResult<Seats> {
+        use ticket_tiers::{available, capacity, version, withheld};
         diesel::update(ticket_tiers::table.find(tier_id))
-            .set((ticket_tiers::available.eq(ticket_tiers::capacity), ticket_tiers::withheld.eq(0)))
-            .execute(conn)
-            .map(|_| ())
+            .set((available.eq(capacity), withheld.eq(0), version.eq(version + 1)))
+            .returning(Seats::RETURNED)
+            .get_result::<SeatsRow>(conn)
+            .map(Seats::from)
+    }
+}
+
+/// A tier's seats after a change, with the change's version and the tier's price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seats {
+    pub tier_id: String,
+    pub available: i32,
+    pub withheld: i32,
+    pub version: i64,
+    pub price_cents: i64,
+}
+
+type SeatsRow = (String, i32, i32, i64, i64);
+
+impl Seats {
+    /// The columns a seat change answers.
+    const RETURNED: (
+        ticket_tiers::id,
+        ticket_tiers::available,
+        ticket_tiers::withheld,
+        ticket_tiers::version,
+        ticket_tiers::price_cents,
+    ) = (
+        ticket_tiers::id,
+        ticket_tiers::available,
+        ticket_tiers::withheld,
+        ticket_tiers::version,
+        ticket_tiers::price_cents,
+    );
+
+    /// The seats as a locked row shows them.
+    pub fn of(tier: &Tier) -> Self {
+        Self {
+            tier_id: tier.id.clone(),
+            available: tier.available,
+            withheld: tier.withheld,
+            version: tier.version,
+            price_cents: tier.price_cents,
+        }
+    }
+}
+
+impl From<SeatsRow> for Seats {
+    fn from((tier_id, available, withheld, version, price_cents): SeatsRow) -> Self {
+        Self { tier_id, available, withheld, version, price_cents }
     }
 }

@@ -169,7 +169,8 @@ async fn book(
                 BookingError::PaymentDeclined { .. } => StatusCode::PAYMENT_REQUIRED,
                 BookingError::Unsettled { status: BookingStatus::Held, .. } => StatusCode::ACCEPTED,
                 BookingError::Unsettled { .. } => StatusCode::CONFLICT,
-                BookingError::Storage(_) | BookingError::NoFreeReference => StatusCode::INTERNAL_SERVER_ERROR,
+                BookingError::PaymentUnrecorded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                BookingError::Storage(_) | BookingError::Pipeline(_) => StatusCode::INTERNAL_SERVER_ERROR,
             };
             // The tiers are loaded here only when the message names one; `respond` reuses them.
             let mut loaded = None;
@@ -182,6 +183,7 @@ async fn book(
             let Some((field, message)) = outcome::for_people(&e, &name) else {
                 return Err(match e {
                     BookingError::Storage(db) => db.into(),
+                    BookingError::Pipeline(e) => e.into(),
                     other => AppError::Internal(Box::new(other)),
                 });
             };

@@ -33,6 +33,8 @@ pub struct Settings {
     pub payment_refund_failure_rate: f64,
     /// The first retry of a failed refund; each later one waits twice as long (at most 5 min).
     pub refund_retry_base: Duration,
+    /// How long a charge may take before the shop stops waiting for it (`PAYMENT_TIMEOUT_MS`).
+    pub payment_timeout: Duration,
     /// Where the simulated gateway records refunds, shared by every process (simulation only).
     pub payment_ledger: Option<std::path::PathBuf>,
     pub hold_ttl: Duration,
@@ -159,6 +161,13 @@ impl Settings {
             });
         }
         let payment_ledger = get("PAYMENT_LEDGER").map(std::path::PathBuf::from);
+        let payment_timeout_ms: u64 = parse("PAYMENT_TIMEOUT_MS", get("PAYMENT_TIMEOUT_MS"), 30_000)?;
+        if !(100..=600_000).contains(&payment_timeout_ms) {
+            return Err(SettingsError {
+                variable: "PAYMENT_TIMEOUT_MS",
+                fault: format!("{payment_timeout_ms} is outside 100..=600000"),
+            });
+        }
         let refund_retry_base_ms: u64 = parse("REFUND_RETRY_BASE_MS", get("REFUND_RETRY_BASE_MS"), 1000)?;
         if !(1..=300_000).contains(&refund_retry_base_ms) {
             return Err(SettingsError {
@@ -274,6 +283,7 @@ impl Settings {
             payment_refund_failure_rate,
             payment_ledger,
             refund_retry_base: Duration::from_millis(refund_retry_base_ms),
+            payment_timeout: Duration::from_millis(payment_timeout_ms),
             hold_ttl: Duration::from_secs(hold_ttl_secs),
             max_tickets_per_booking,
             poll_seconds,

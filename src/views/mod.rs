@@ -223,6 +223,7 @@ mod tests {
             available,
             withheld: 0,
             sort_order: 0,
+            version: 0,
         })
     }
 

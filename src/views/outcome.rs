@@ -39,6 +39,15 @@ pub fn unsettled(reference: &str, status: BookingStatus) -> String {
     }
 }
 
+/// A payment that went through while the database could not record it.
+pub fn unrecorded(reference: &str) -> String {
+    format!(
+        "Your payment went through, but we could not record booking {reference} just now. Nothing is lost: \
+         within a few minutes it is either confirmed (your tickets come by email) or the charge is refunded in full. \
+         Please do not pay again."
+    )
+}
+
 /// The sentence a refused key says.
 pub const KEY_REUSED: &str = "This idempotency key was already used for a different booking.";
 
@@ -69,6 +78,7 @@ pub fn for_people(e: &BookingError, tier_name: &str) -> Option<(&'static str, St
             ),
         ),
         BookingError::Unsettled { reference, status } => ("", unsettled(reference, *status)),
-        BookingError::Storage(_) | BookingError::NoFreeReference => return None,
+        BookingError::PaymentUnrecorded { reference } => ("", unrecorded(reference)),
+        BookingError::Storage(_) | BookingError::Pipeline(_) => return None,
     })
 }

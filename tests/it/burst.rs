@@ -5,11 +5,12 @@
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use techkraft_tickets::booking::{Booking, BookingStatus};
-use techkraft_tickets::db::reserve::{Reserved, reserve_batch};
+use techkraft_tickets::booking::BookingStatus;
+use techkraft_tickets::booking::pipeline::{Done, Reserved, Work};
 
 use crate::common::{
-    Backend, ServerProcess, TestApp, ThrowawayPg, eventually, form, fresh_database, spawn_app, spawn_app_on,
+    Backend, ServerProcess, TestApp, ThrowawayPg, eventually, form, fresh_database, new_hold, spawn_app,
+    spawn_app_on,
 };
 
 const SNAPSHOT: (&str, &str) = ("AVAILABILITY_MAX_AGE_MS", "60000");
@@ -37,9 +38,19 @@ async fn the_fragment_answers_304_until_a_seat_count_changes(backend: Backend) {
 
 async fn a_batch_that_does_not_fit_serves_the_first_comers_first(backend: Backend) {
     let app = spawn_app(backend, &[]).await;
+    let now = techkraft_tickets::clock::now_millis();
+    let reserve = |tier: &str, quantities: &[i32]| -> Vec<Reserved> {
+        let work: Vec<Work> = quantities.iter().map(|q| Work::Reserve(new_hold(tier, *q, now))).collect();
+        app.serve(tier, &work, now)
+            .into_iter()
+            .map(|done| match done {
+                Done::Reserved(reserved) => reserved,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
     app.set_available("vip", 5);
-    let holds: Vec<Booking> = [3, 2, 4, 1].iter().map(|q| hold("vip", *q)).collect();
-    let answers = reserve_batch(&mut app.conn(), holds).unwrap();
+    let answers = reserve("vip", &[3, 2, 4, 1]);
     let held: Vec<bool> = answers.iter().map(|a| matches!(a, Reserved::Held(_))).collect();
     assert_eq!(held, [true, true, false, false], "3 and 2 arrived first and take the 5 seats: {answers:?}");
     assert!(matches!(answers[2], Reserved::NotEnough { available: 0 }));
@@ -47,45 +58,48 @@ async fn a_batch_that_does_not_fit_serves_the_first_comers_first(backend: Backen
 
     // A later, smaller request may take what an earlier, larger one could not use.
     app.set_available("front-row", 6);
-    let answers =
-        reserve_batch(&mut app.conn(), [4, 3, 2].iter().map(|q| hold("front-row", *q)).collect()).unwrap();
+    let answers = reserve("front-row", &[4, 3, 2]);
     let held: Vec<bool> = answers.iter().map(|a| matches!(a, Reserved::Held(_))).collect();
     assert_eq!(held, [true, false, true]);
     assert_eq!(app.tier("front-row").available, 0);
 
     // All fit: one update, every hold held, priced from the tier.
-    let answers = reserve_batch(&mut app.conn(), (0..10).map(|_| hold("general", 2)).collect()).unwrap();
+    let answers = reserve("general", &[2; 10]);
     assert!(answers.iter().all(|a| matches!(a, Reserved::Held(b) if b.total_cents == 20_00)), "{answers:?}");
     assert_eq!(app.tier("general").available, 980);
     app.assert_conservation();
 }
 
+async fn one_batch_reserves_confirms_and_releases_and_a_repeat_is_settled_once(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
+    let now = techkraft_tickets::clock::now_millis();
+    let (paid, declined) = (app.hold("vip", 2, now), app.hold("vip", 3, now));
+    let fresh = new_hold("vip", 1, now);
+    let work = [
+        Work::Confirm { booking: paid.clone(), transaction_id: "txn_1_aaaaaaaaa".into() },
+        Work::Reserve(fresh.clone()),
+        Work::Release { booking: declined.clone(), reason: "Card declined".into(), checked: true },
+        // The same confirmation queued twice (a retry while the first one waited).
+        Work::Confirm { booking: paid.clone(), transaction_id: "txn_1_aaaaaaaaa".into() },
+    ];
+    let answers = app.serve("vip", &work, now + 10);
+    assert!(matches!(answers[0], Done::Settled(techkraft_tickets::booking::pipeline::Settlement::Confirmed)));
+    assert!(matches!(answers[1], Done::Reserved(Reserved::Held(_))));
+    assert!(matches!(answers[2], Done::Released(true)));
+    assert!(matches!(answers[3], Done::Settled(techkraft_tickets::booking::pipeline::Settlement::Confirmed)));
+    assert_eq!(app.status_of(&paid), BookingStatus::Confirmed);
+    assert_eq!(app.status_of(&declined), BookingStatus::PaymentFailed);
+    assert_eq!(app.tier("vip").available, 97, "2 sold, 1 held, 3 back");
+    let tickets = techkraft_tickets::booking::Ticket::for_booking(&mut app.conn(), &paid.id).unwrap();
+    assert_eq!(tickets.len(), 2, "one ticket per seat, issued once");
+    app.assert_conservation();
+}
+
 both_backends!(
     the_fragment_answers_304_until_a_seat_count_changes,
-    a_batch_that_does_not_fit_serves_the_first_comers_first
+    a_batch_that_does_not_fit_serves_the_first_comers_first,
+    one_batch_reserves_confirms_and_releases_and_a_repeat_is_settled_once
 );
-
-fn hold(tier: &str, quantity: i32) -> Booking {
-    let now = techkraft_tickets::clock::now_millis();
-    Booking {
-        id: techkraft_tickets::settings::random_token(24),
-        reference: techkraft_tickets::booking::Reference::generate().to_string(),
-        tier_id: tier.into(),
-        quantity,
-        unit_price_cents: 0,
-        total_cents: 0,
-        customer_name: "Ada".into(),
-        customer_email: "ada@example.com".into(),
-        user_id: None,
-        status: BookingStatus::Held,
-        idempotency_key: Some(techkraft_tickets::settings::random_token(20)),
-        transaction_id: None,
-        failure_reason: None,
-        hold_expires_at: now + 60_000,
-        created_at: now,
-        updated_at: now,
-    }
-}
 
 #[actix_rt::test]
 async fn a_sold_out_tier_is_refused_from_memory_with_the_database_stopped() {

@@ -1,59 +1,31 @@
 //! Holds that outlive their time: the sweeper returns their seats, a payment that lands
 //! afterwards takes them again or is refunded, and a crash between reserve and confirm loses
-//! nothing. The domain steps are driven with explicit clock values; the crash is a real
-//! SIGKILL of the server binary.
+//! nothing. The pipeline's batches are driven directly with explicit clock values (the same
+//! functions the desks run in production); the crash is a real SIGKILL of the server binary.
 
 use std::time::Duration;
 
 use crate::common::{
-    Backend, ServerProcess, TestApp, eventually, form, fresh_database, pool_for, spawn_app,
-    until_a_booking_is_held,
+    Backend, ServerProcess, eventually, form, fresh_database, pool_for, spawn_app, until_a_booking_is_held,
 };
-use techkraft_tickets::booking::steps::{Reservation, Settlement, confirm, release, reserve, sweep};
-use techkraft_tickets::booking::{
-    Booking, BookingRequest, BookingStatus, Buyer, CustomerName, Email, Quantity, Tier, TierId,
-};
+use techkraft_tickets::booking::pipeline::Settlement;
+use techkraft_tickets::booking::{Booking, BookingStatus, Tier};
 use techkraft_tickets::clock::now_millis;
-
-const TTL: Duration = Duration::from_secs(60);
-
-fn request(tier: &str, quantity: i64) -> BookingRequest {
-    BookingRequest {
-        tier: TierId::parse(tier).unwrap(),
-        quantity: Quantity::new(quantity, 10).unwrap(),
-        buyer: Buyer::Web {
-            name: CustomerName::parse("Ada").unwrap(),
-            email: Email::parse("ada@example.com").unwrap(),
-        },
-        idempotency_key: None,
-    }
-}
-
-fn hold(app: &TestApp, tier: &str, quantity: i64, now: i64) -> Booking {
-    match reserve(&mut app.conn(), &request(tier, quantity), now, TTL).expect("reserve") {
-        Reservation::Held(booking) => booking,
-        Reservation::Replay(_) => panic!("no key, no replay"),
-    }
-}
-
-fn status_of(app: &TestApp, booking: &Booking) -> BookingStatus {
-    Booking::by_id(&mut app.conn(), &booking.id).unwrap().unwrap().status
-}
 
 async fn a_hold_past_its_ttl_is_swept_back(backend: Backend) {
     let app = spawn_app(backend, &[]).await;
     let now = now_millis();
-    let held = hold(&app, "vip", 3, now);
+    let held = app.hold("vip", 3, now);
     assert_eq!(app.tier("vip").available, 97);
 
-    assert!(sweep(&mut app.conn(), now + 30_000).unwrap().is_empty(), "not yet due");
-    assert_eq!(status_of(&app, &held), BookingStatus::Held);
+    assert!(app.sweep(now + 30_000).is_empty(), "not yet due");
+    assert_eq!(app.status_of(&held), BookingStatus::Held);
 
-    let swept = sweep(&mut app.conn(), now + 61_000).unwrap();
+    let swept = app.sweep(now + 61_000);
     assert_eq!(swept.len(), 1);
-    assert_eq!(status_of(&app, &held), BookingStatus::Expired);
+    assert_eq!(app.status_of(&held), BookingStatus::Expired);
     assert_eq!(app.tier("vip").available, 100);
-    assert!(sweep(&mut app.conn(), now + 62_000).unwrap().is_empty(), "a hold expires once");
+    assert!(app.sweep(now + 62_000).is_empty(), "a hold expires once");
     assert_eq!(app.tier("vip").available, 100);
     app.assert_conservation();
 }
@@ -61,11 +33,11 @@ async fn a_hold_past_its_ttl_is_swept_back(backend: Backend) {
 async fn a_payment_after_expiry_takes_the_seats_again_while_they_are_free(backend: Backend) {
     let app = spawn_app(backend, &[]).await;
     let now = now_millis();
-    let held = hold(&app, "front-row", 2, now);
-    sweep(&mut app.conn(), now + 61_000).unwrap();
+    let held = app.hold("front-row", 2, now);
+    app.sweep(now + 61_000);
     assert_eq!(app.tier("front-row").available, 200);
 
-    let settled = confirm(&mut app.conn(), &held, "txn_1_abcdefghi", now + 62_000).unwrap();
+    let settled = app.pay(&held, "txn_1_abcdefghi", now + 62_000);
     assert_eq!(settled, Settlement::Confirmed);
     let booking = Booking::by_id(&mut app.conn(), &held.id).unwrap().unwrap();
     assert_eq!(booking.status, BookingStatus::Confirmed);
@@ -78,17 +50,21 @@ async fn a_payment_after_expiry_is_refunded_when_the_seats_are_gone(backend: Bac
     let app = spawn_app(backend, &[]).await;
     app.set_available("vip", 2);
     let now = now_millis();
-    let late = hold(&app, "vip", 2, now);
-    sweep(&mut app.conn(), now + 61_000).unwrap();
-    let winner = hold(&app, "vip", 2, now + 61_500);
+    let late = app.hold("vip", 2, now);
+    app.sweep(now + 61_000);
+    let winner = app.hold("vip", 2, now + 61_500);
     assert_eq!(app.tier("vip").available, 0);
 
-    let settled = confirm(&mut app.conn(), &late, "txn_2_abcdefghi", now + 62_000).unwrap();
+    let settled = app.pay(&late, "txn_2_abcdefghi", now + 62_000);
     assert_eq!(settled, Settlement::Refunded);
     let booking = Booking::by_id(&mut app.conn(), &late.id).unwrap().unwrap();
     assert_eq!(booking.status, BookingStatus::Refunded);
     assert_eq!(booking.transaction_id.as_deref(), Some("txn_2_abcdefghi"), "the refund is traceable");
-    assert_eq!(status_of(&app, &winner), BookingStatus::Held, "the other buyer keeps the seats");
+    assert_eq!(app.status_of(&winner), BookingStatus::Held, "the other buyer keeps the seats");
+    // Paid again (a retried confirmation): still refunded, and one refund owed.
+    assert_eq!(app.pay(&late, "txn_2_abcdefghi", now + 63_000), Settlement::Refunded);
+    let refunds = techkraft_tickets::booking::Refund::all(&mut app.conn()).unwrap();
+    assert_eq!(refunds.len(), 1, "one refund owed: {refunds:?}");
     assert_eq!(app.tier("vip").available, 0);
     app.assert_conservation();
 }
@@ -96,10 +72,10 @@ async fn a_payment_after_expiry_is_refunded_when_the_seats_are_gone(backend: Bac
 async fn a_decline_after_expiry_does_not_return_the_seats_twice(backend: Backend) {
     let app = spawn_app(backend, &[]).await;
     let now = now_millis();
-    let held = hold(&app, "general", 4, now);
-    sweep(&mut app.conn(), now + 61_000).unwrap();
-    release(&mut app.conn(), &held, "Card declined", now + 62_000).unwrap();
-    assert_eq!(status_of(&app, &held), BookingStatus::PaymentFailed);
+    let held = app.hold("general", 4, now);
+    app.sweep(now + 61_000);
+    assert!(!app.decline(&held, "Card declined", now + 62_000), "no seats go back twice");
+    assert_eq!(app.status_of(&held), BookingStatus::Expired, "an ended hold stays ended");
     assert_eq!(app.tier("general").available, 1000);
     app.assert_conservation();
 }

@@ -20,6 +20,7 @@ mod hostile;
 mod migrations;
 mod outage;
 mod pgbouncer;
+mod pipeline;
 mod refunds;
 mod rolling_restart;
 mod rush;

@@ -230,11 +230,14 @@ pub async fn create_booking(
                 ApiError::new(StatusCode::CONFLICT, outcome::unsettled(&reference, status))
             }
             BookingError::KeyReused => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, outcome::KEY_REUSED),
-            BookingError::Storage(db) => AppError::from(db).into(),
-            BookingError::NoFreeReference => {
-                log::error!("bug: {}", BookingError::NoFreeReference);
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+            BookingError::PaymentUnrecorded { reference } => {
+                let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, outcome::unrecorded(&reference));
+                err.extra = Some(Map::from_iter([("reference".to_owned(), json!(reference))]));
+                err.retry_after = Some(60);
+                err
             }
+            BookingError::Storage(db) => AppError::from(db).into(),
+            BookingError::Pipeline(e) => AppError::from(e).into(),
         }),
     }
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use diesel::prelude::*;
 use techkraft_tickets::booking::{Booking, BookingStatus, Tier};
 use techkraft_tickets::db::{DbPool, build_pool};
-use techkraft_tickets::payment::{ChargeFuture, PaymentGateway, RefundFuture, SimulatedGateway};
+use techkraft_tickets::payment::{
+    ChargeFuture, LookupFuture, PaymentGateway, RefundFuture, SimulatedGateway,
+};
 use techkraft_tickets::settings::Settings;
 use techkraft_tickets::startup::Application;
 
@@ -117,7 +119,7 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
 
 /// A payment gateway that counts what it is asked to do.
 pub struct CountingGateway {
-    inner: SimulatedGateway,
+    inner: Arc<dyn PaymentGateway>,
     pub charges: AtomicUsize,
     /// Refund calls, failed ones included.
     pub refunds: AtomicUsize,
@@ -127,7 +129,7 @@ pub struct CountingGateway {
 }
 
 impl CountingGateway {
-    pub fn new(inner: SimulatedGateway) -> Self {
+    pub fn new(inner: Arc<dyn PaymentGateway>) -> Self {
         Self { inner, charges: AtomicUsize::new(0), refunds: AtomicUsize::new(0), refunded: Arc::default() }
     }
 
@@ -139,17 +141,21 @@ impl CountingGateway {
 
 impl Default for CountingGateway {
     fn default() -> Self {
-        Self::new(SimulatedGateway::new(
+        Self::new(Arc::new(SimulatedGateway::new(
             1.0,
             techkraft_tickets::settings::DelayRange { min_ms: 0, max_ms: 0 },
-        ))
+        )))
     }
 }
 
 impl PaymentGateway for CountingGateway {
-    fn charge(&self, amount_cents: i64, reference: &str) -> ChargeFuture {
+    fn charge(&self, amount_cents: i64, idempotency_key: &str) -> ChargeFuture {
         self.charges.fetch_add(1, Ordering::SeqCst);
-        self.inner.charge(amount_cents, reference)
+        self.inner.charge(amount_cents, idempotency_key)
+    }
+
+    fn find_charge(&self, idempotency_key: &str) -> LookupFuture {
+        self.inner.find_charge(idempotency_key)
     }
 
     fn refund(&self, charge_id: &str, amount_cents: i64, idempotency_key: &str) -> RefundFuture {
@@ -186,9 +192,19 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp 
 
 /// Starts the app on a given database URL.
 pub async fn spawn_app_on(database_url: &str, overrides: &[(&str, &str)]) -> TestApp {
-    let database_url = database_url.to_owned();
-    let settings = test_settings(&database_url, overrides);
-    let gateway = Arc::new(CountingGateway::new(techkraft_tickets::startup::simulated_gateway(&settings)));
+    let settings = test_settings(database_url, overrides);
+    let gateway = Arc::new(techkraft_tickets::startup::simulated_gateway(&settings));
+    spawn_app_with_gateway(database_url, overrides, gateway).await
+}
+
+/// Starts the app on a given database URL with a gateway of the test's own (counted).
+pub async fn spawn_app_with_gateway(
+    database_url: &str,
+    overrides: &[(&str, &str)],
+    inner: Arc<dyn PaymentGateway>,
+) -> TestApp {
+    let settings = test_settings(database_url, overrides);
+    let gateway = Arc::new(CountingGateway::new(inner));
     let pool = build_pool(&settings).expect("test pool");
     let app = Application::build_with_gateway(settings, gateway.clone()).expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -222,14 +238,16 @@ impl TestApp {
         Booking::recent(&mut self.conn(), 100_000).expect("query")
     }
 
-    /// Sets a tier's available seats directly, moving the difference into `withheld` so the
-    /// conservation rule holds (as the admin action does).
+    /// Sets a tier's available seats directly, moving the difference to or from `withheld` so
+    /// the conservation rule holds (as the admin action does).
     pub fn set_available(&self, tier_id: &str, available: i32) {
         use techkraft_tickets::db::schema::ticket_tiers::dsl as t;
-        let tier = self.tier(tier_id);
-        let withheld = tier.capacity - available;
         diesel::update(t::ticket_tiers.find(tier_id))
-            .set((t::available.eq(available), t::withheld.eq(withheld)))
+            .set((
+                t::withheld.eq(t::withheld + t::available - available),
+                t::available.eq(available),
+                t::version.eq(t::version + 1),
+            ))
             .execute(&mut self.conn())
             .expect("set available");
     }

@@ -6,6 +6,7 @@
 //! - `http`: the client and the answers it reads;
 //! - `process`: the server binary as a child process, for tests that kill or restart it;
 //! - `pg`: PostgreSQL clusters and proxies of a test's own, for outages;
+//! - `pipeline`: the booking pipeline's batches driven directly, and a gateway on cue;
 //! - `admin`: signing in and posting admin forms;
 //! - `door`: door staff and ticket codes;
 //! - `rush`: many buyers at once;
@@ -17,6 +18,7 @@ pub mod cluster;
 pub mod door;
 pub mod http;
 pub mod pg;
+pub mod pipeline;
 pub mod process;
 pub mod rush;
 pub mod smtp;
@@ -26,6 +28,7 @@ pub use app::*;
 pub use door::*;
 pub use http::*;
 pub use pg::*;
+pub use pipeline::*;
 pub use process::*;
 pub use smtp::*;
 

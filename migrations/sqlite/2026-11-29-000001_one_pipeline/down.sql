@@ -1,0 +1,2 @@
+DROP TABLE charge_checks;
+ALTER TABLE ticket_tiers DROP COLUMN version;

@@ -1,0 +1,231 @@
+//! The one booking pipeline under the interleavings that used to break it: a confirmation stuck
+//! behind a lock while its buyer gives up, a process killed between the charge and its
+//! confirmation, made-up tier names, and a process's snapshot after its own changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use techkraft_tickets::booking::{Booking, BookingStatus, Refund, Ticket};
+
+use crate::common::{
+    Backend, GatedGateway, ServerProcess, TestApp, TierLock, eventually, form, fresh_database,
+    spawn_app_with_gateway,
+};
+
+fn booking_of(app: &TestApp, reference: Option<&str>) -> Booking {
+    let bookings = app.bookings();
+    match reference {
+        Some(r) => bookings.into_iter().find(|b| b.reference == r).expect("the booking"),
+        None => bookings.into_iter().next().expect("a booking"),
+    }
+}
+
+/// The gateway charges; the confirmation then waits behind a lock for longer than the buyer's
+/// patience (10 s), so the buyer is told the payment is being recorded. Whatever order the
+/// stuck confirmation, the sweeper and the reconciliation then run in, the booking ends
+/// confirmed or refunded, never both, and never refunded twice.
+async fn a_paid_booking_whose_confirmation_is_stuck_ends_confirmed_or_refunded_never_both(backend: Backend) {
+    let database = fresh_database(backend);
+    let gateway = Arc::new(GatedGateway::default());
+    let settings = [("HOLD_TTL_SECS", "2"), ("PAYMENT_TIMEOUT_MS", "1000")];
+    let app = spawn_app_with_gateway(&database, &settings, gateway.clone()).await;
+    let buyer = app.book(&form("vip", "2"));
+    let stuck = async {
+        eventually("the hold", Duration::from_secs(10), || app.count_with_status(BookingStatus::Held) == 1)
+            .await;
+        let lock = TierLock::take(&database, &["vip"]);
+        gateway.open();
+        // Longer than the buyer waits for the confirmation.
+        actix_rt::time::sleep(Duration::from_secs(12)).await;
+        drop(lock);
+    };
+    let (answer, ()) = futures_util::future::join(buyer, stuck).await;
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert!(answer.body.contains("payment went through"), "{}", answer.body);
+
+    let settled = || {
+        let b = booking_of(&app, None);
+        matches!(b.status, BookingStatus::Confirmed | BookingStatus::Refunded)
+    };
+    eventually("the paid booking to be settled", Duration::from_secs(30), settled).await;
+    // Give a late duplicate every chance to show.
+    actix_rt::time::sleep(Duration::from_secs(3)).await;
+    let booking = booking_of(&app, None);
+    let refunds = Refund::all(&mut app.conn()).unwrap();
+    let paid_back = app.gateway.refunded();
+    let tickets = Ticket::for_booking(&mut app.conn(), &booking.id).unwrap();
+    match booking.status {
+        BookingStatus::Confirmed => {
+            assert!(refunds.is_empty() && paid_back.is_empty(), "confirmed and refunded: {refunds:?}");
+            assert_eq!(tickets.len(), 2, "its tickets");
+        }
+        BookingStatus::Refunded => {
+            assert_eq!(refunds.len(), 1);
+            assert!(paid_back.values().all(|n| *n == 1), "refunded once: {paid_back:?}");
+        }
+        other => panic!("a paid booking ended {other:?}"),
+    }
+    assert_eq!(app.gateway.charges.load(std::sync::atomic::Ordering::SeqCst), 1);
+    app.assert_conservation();
+}
+
+/// A process is killed after the gateway charged two bookings and before it recorded either.
+/// After a restart, the sweeper ends both holds and the reconciliation finds both charges at
+/// the gateway: the one whose seats are still free is confirmed with its tickets; the one whose
+/// tier sold out meanwhile is refunded, once.
+async fn a_process_killed_between_charge_and_confirmation_loses_no_money(backend: Backend) {
+    let database = fresh_database(backend);
+    let ledger =
+        std::env::temp_dir().join(format!("tk-ledger-{}", techkraft_tickets::settings::random_token(8)));
+    let ledger_path = ledger.display().to_string();
+    // The first process: holds of 5 s, payments of a second. The test takes the tiers' locks
+    // while both payments run, so neither confirmation can be recorded, and kills the process
+    // once the gateway has charged both.
+    let first =
+        [("PAYMENT_LEDGER", ledger_path.as_str()), ("HOLD_TTL_SECS", "5"), ("PAYMENT_DELAY_MS", "1000")];
+    let server = ServerProcess::start(&database, &first);
+    let app = TestApp::attach(&server.address, &database);
+    let vip = server.book_in_background("vip", "2");
+    let front = server.book_in_background("front-row", "3");
+    eventually("both holds", Duration::from_secs(10), || app.count_with_status(BookingStatus::Held) == 2)
+        .await;
+    let lock = TierLock::take(&database, &["front-row", "vip"]);
+    let charges = || {
+        let ledger = std::fs::read_to_string(&ledger).unwrap_or_default();
+        ledger.lines().filter(|l| l.starts_with("charge")).count()
+    };
+    eventually("both charges at the gateway", Duration::from_secs(20), || charges() == 2).await;
+    server.signal("KILL");
+    drop(server);
+    let _ = (vip.await, front.await);
+    drop(lock);
+    assert!(app.bookings().iter().all(|b| b.status == BookingStatus::Held), "nothing was recorded");
+
+    // The restarted process sweeps often; it asks the gateway 4 + 5 s after each booking.
+    let env = [
+        ("PAYMENT_LEDGER", ledger_path.as_str()),
+        ("HOLD_TTL_SECS", "1"),
+        ("PAYMENT_TIMEOUT_MS", "4000"),
+        ("REFUND_RETRY_BASE_MS", "100"),
+    ];
+    let restarted = ServerProcess::start(&database, &env);
+    let expired = || app.count_with_status(BookingStatus::Expired) == 2;
+    eventually("the holds expired", Duration::from_secs(15), expired).await;
+    // Meanwhile Front Row's seats are sold to someone else.
+    app.set_available("front-row", 0);
+    let settled = || {
+        app.bookings().iter().all(|b| matches!(b.status, BookingStatus::Confirmed | BookingStatus::Refunded))
+            && Refund::all(&mut app.conn()).unwrap().iter().all(|r| r.refund_id.is_some())
+    };
+    for _ in 0..300 {
+        if settled() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(settled(), "both charges settled: {:#?}\n{}", app.bookings(), restarted.log_text());
+    let bookings = app.bookings();
+    let vip = bookings.iter().find(|b| b.tier_id == "vip").unwrap();
+    let front = bookings.iter().find(|b| b.tier_id == "front-row").unwrap();
+    assert_eq!(vip.status, BookingStatus::Confirmed, "seats were free: {vip:?}");
+    assert!(vip.transaction_id.is_some());
+    assert_eq!(Ticket::for_booking(&mut app.conn(), &vip.id).unwrap().len(), 2);
+    assert_eq!(
+        front.status,
+        BookingStatus::Refunded,
+        "sold out meanwhile: {front:?}\n{}",
+        restarted.log_text()
+    );
+    let ledger_text = std::fs::read_to_string(&ledger).unwrap();
+    let refunds: Vec<&str> = ledger_text.lines().filter(|l| l.starts_with("refund")).collect();
+    assert_eq!(refunds.len(), 1, "one refund, for Front Row: {ledger_text}");
+    assert!(refunds[0].contains(&front.id), "{ledger_text}");
+    assert_eq!(app.tier("vip").available, 98);
+    app.assert_conservation();
+    let _ = std::fs::remove_file(&ledger);
+}
+
+/// Threads of a process, from /proc.
+fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count()).unwrap_or(0)
+}
+
+/// Hundreds of bookings for tiers the database does not have are refused before any queue or
+/// thread exists for them.
+#[actix_rt::test]
+async fn made_up_tier_names_are_refused_without_a_thread_or_queue() {
+    let database = fresh_database(Backend::Sqlite);
+    let server = ServerProcess::start(&database, &[("AVAILABILITY_MAX_AGE_MS", "500")]);
+    let app = TestApp::attach(&server.address, &database);
+    // Warm up: a real booking starts the VIP desk and the blocking pool's first threads.
+    assert_eq!(app.book(&form("vip", "1")).await.status, 303);
+    let before = threads(server.child.id());
+    for i in 0..300 {
+        let tier = format!("made-up-{i}");
+        let page = app.book(&form(&tier, "1")).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        let api = serde_json::json!({"ticketTypeId": tier, "quantity": 1, "userId": "u"}).to_string();
+        let answer = app.post_raw("/api/bookings", "application/json", api, &[]).await;
+        assert_eq!(answer.status, 404, "{}", answer.body);
+    }
+    let after = threads(server.child.id());
+    println!("threads: {before} before, {after} after 600 made-up tiers");
+    assert!(after <= before + 2, "threads grew from {before} to {after}");
+    assert_eq!(app.bookings().len(), 1, "nothing was written for them");
+    app.assert_conservation();
+}
+
+/// With a snapshot that may be a minute old, the process's own changes still show at once:
+/// set-available, a booking, a reset, and the sweeper's expiry.
+async fn a_process_sees_its_own_changes_at_once_through_a_long_lived_snapshot(backend: Backend) {
+    let database = fresh_database(backend);
+    let gateway = Arc::new(GatedGateway::default());
+    let settings =
+        [("AVAILABILITY_MAX_AGE_MS", "60000"), ("HOLD_TTL_SECS", "1"), ("PAYMENT_TIMEOUT_MS", "30000")];
+    let app = spawn_app_with_gateway(&database, &settings, gateway.clone()).await;
+    let vip = || async {
+        let tickets: serde_json::Value = serde_json::from_str(&app.get("/api/tickets").await.body).unwrap();
+        tickets[0]["available"].as_i64().unwrap()
+    };
+    assert_eq!(vip().await, 100);
+    let admin = app.sign_in().await;
+    let set = |n: &'static str| {
+        app.admin_post(
+            &admin,
+            "/admin/tiers/available",
+            &[("tier", "vip"), ("available", n), ("confirm", "yes")],
+        )
+    };
+    assert_eq!(set("0").await.status, 303);
+    assert_eq!(vip().await, 0);
+    assert_eq!(set("50").await.status, 303);
+    assert_eq!(vip().await, 50);
+
+    // A booking whose payment waits: held, then swept back after its second, then paid late.
+    let buyer = app.book(&form("vip", "1"));
+    let watch = async {
+        eventually("the hold", Duration::from_secs(10), || app.count_with_status(BookingStatus::Held) == 1)
+            .await;
+        assert_eq!(vip().await, 49, "the hold shows");
+        eventually("the expiry", Duration::from_secs(10), || {
+            app.count_with_status(BookingStatus::Expired) == 1
+        })
+        .await;
+        assert_eq!(vip().await, 50, "the sweeper's expiry shows");
+        gateway.open();
+    };
+    let (answer, ()) = futures_util::future::join(buyer, watch).await;
+    assert_eq!(answer.status, 303, "paid late, seats taken again: {}", answer.body);
+    assert_eq!(vip().await, 49);
+
+    let reset = app.admin_post(&admin, "/admin/reset", &[("tier", "vip"), ("confirm", "yes")]).await;
+    assert_eq!(reset.status, 303);
+    assert_eq!(vip().await, 100, "the reset shows");
+    app.assert_conservation();
+}
+
+both_backends!(
+    a_paid_booking_whose_confirmation_is_stuck_ends_confirmed_or_refunded_never_both,
+    a_process_killed_between_charge_and_confirmation_loses_no_money,
+    a_process_sees_its_own_changes_at_once_through_a_long_lived_snapshot,
+);
