@@ -192,7 +192,7 @@ impl Desk {
     /// Serves one batch; returns the work it gives itself for the next one (holds reserved
     /// for buyers who stopped waiting go straight back).
     fn serve(&mut self, batch: Vec<Job>) -> Vec<Job> {
-        let mut conn = match self.pool.get() {
+        let mut conn = match crate::db::checkout(&self.pool) {
             Ok(conn) => conn,
             Err(e) => {
                 self.fail(batch, DbError::from(e));

@@ -157,7 +157,7 @@ impl Shop {
         let id = request_id::current();
         tokio::task::spawn_blocking(move || {
             request_id::in_blocking(id, || {
-                let mut conn = pool.get().map_err(DbError::from)?;
+                let mut conn = crate::db::checkout(&pool).map_err(DbError::from)?;
                 f(&mut conn)
             })
         })

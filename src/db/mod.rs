@@ -21,7 +21,7 @@ pub use error::DbError;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
-pub use pool::{DbPool, Manager, PooledConn, build_pool, prepare_database, run_migrations};
+pub use pool::{DbPool, Manager, PooledConn, build_pool, checkout, prepare_database, run_migrations};
 
 /// Inserts `rows` (a `Vec` of an `Insertable` row) into `table` in one statement.
 /// `MultiConnection` has no multi-row insert; each backend has, so this picks the backend.

@@ -4,6 +4,8 @@
 //! state (so they run through PgBouncer in transaction mode).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use diesel::connection::{CacheSize, SimpleConnection};
 use diesel::prelude::*;
@@ -27,6 +29,23 @@ const MIGRATION_LOCK: i64 = 7041997;
 #[derive(Debug, Clone)]
 pub struct Manager {
     target: Target,
+    /// Set when a checkout found a connection whose server is read-only; [`checkout`] then
+    /// validates every idle connection at once.
+    read_only_seen: Arc<AtomicBool>,
+    /// Until when (millis) every connection coming back to the pool is checked for a read-only
+    /// server too: one in use during the switchover would otherwise go back under a fresh one.
+    recheck_until: Arc<AtomicI64>,
+}
+
+/// How long after meeting a read-only server returning connections are checked.
+const RECHECK_MILLIS: i64 = 60_000;
+
+/// Whether the session's server takes no writes (one round trip, as `SELECT 1`).
+fn is_read_only(pg: &mut diesel::PgConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "current_setting('transaction_read_only') = 'on'",
+    ))
+    .get_result(pg)
 }
 
 #[derive(Debug, Clone)]
@@ -54,7 +73,7 @@ impl Manager {
                 statement_cache,
             },
         };
-        Self { target }
+        Self { target, read_only_seen: Arc::default(), recheck_until: Arc::default() }
     }
 
     /// Opens one connection, with a one-line error that carries the database's own reason
@@ -98,12 +117,9 @@ impl ManageConnection for Manager {
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
         match conn {
             DbConnection::Pg(pg) => {
-                let read_only: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "current_setting('transaction_read_only') = 'on'",
-                ))
-                .get_result(pg)
-                .map_err(diesel::r2d2::Error::QueryError)?;
-                if read_only {
+                if is_read_only(pg).map_err(diesel::r2d2::Error::QueryError)? {
+                    self.read_only_seen.store(true, Ordering::SeqCst);
+                    self.recheck_until.store(crate::clock::now_millis() + RECHECK_MILLIS, Ordering::SeqCst);
                     // r2d2 drops the connection and hands this to `LogConnectionErrors`.
                     return Err(diesel::r2d2::Error::QueryError(diesel::result::Error::DatabaseError(
                         diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
@@ -116,13 +132,42 @@ impl ManageConnection for Manager {
         }
     }
 
+    /// Run as a connection goes back to the pool: a broken one is dropped. For a minute after
+    /// a checkout met a read-only server, one on a read-only server counts as broken too.
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
+        if std::thread::panicking() || conn.is_broken() {
+            return true;
+        }
+        if crate::clock::now_millis() < self.recheck_until.load(Ordering::SeqCst)
+            && let DbConnection::Pg(pg) = conn
+        {
+            return is_read_only(pg).unwrap_or(true);
+        }
+        false
     }
 }
 
-/// The pool handed to every request.
-pub type DbPool = Pool<Manager>;
+/// The pool handed to every request: r2d2's pool (which it dereferences to), and what its
+/// checkouts have seen of the server (see [`checkout`]).
+#[derive(Clone)]
+pub struct DbPool {
+    pool: Pool<Manager>,
+    read_only_seen: Arc<AtomicBool>,
+}
+
+impl std::ops::Deref for DbPool {
+    type Target = Pool<Manager>;
+
+    fn deref(&self) -> &Pool<Manager> {
+        &self.pool
+    }
+}
+
+impl std::fmt::Debug for DbPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.pool.fmt(f)
+    }
+}
 /// A connection checked out of the pool.
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
@@ -171,6 +216,30 @@ impl r2d2::HandleError<diesel::r2d2::Error> for LogConnectionErrors {
 
 const READ_ONLY: &str = "a pooled connection's server is read-only (a standby, or a demoted primary)";
 
+/// A connection from the pool (validated on checkout, see [`Manager::is_valid`]).
+///
+/// The pool hands out its idle connections last in, first out, and validates only what it hands
+/// out. After a switchover, a connection that was in use while the first checkout met the
+/// read-only host comes back on top of the fresh connection that replaced the dropped ones, and
+/// a fresh one returned later goes on top of it: under light load (the batch threads keep it
+/// light: a handful of connections serve thousands of bookings) the old one then stays idle
+/// and unvalidated, connected to the demoted primary, for as long as the load stays light. So
+/// once any checkout meets a read-only server, every idle connection is checked out and
+/// validated at once, and for a minute every connection coming back is checked as well
+/// ([`Manager::has_broken`]): those on the read-only host are dropped, and the pool opens new
+/// ones (to the host that now takes writes, with `target_session_attrs=read-write`).
+pub fn checkout(pool: &DbPool) -> Result<PooledConn, r2d2::Error> {
+    let conn = pool.get()?;
+    if pool.read_only_seen.swap(false, Ordering::SeqCst) {
+        let mut idle = Vec::new();
+        while let Some(other) = pool.try_get() {
+            idle.push(other);
+        }
+        log::info!("validated {} idle connection(s) after finding a read-only server", idle.len());
+    }
+    Ok(conn)
+}
+
 /// Builds the pool for `settings.database_url`, creating the SQLite file's folder if needed.
 /// Fails if the database cannot be reached at start, saying why in one line.
 pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
@@ -181,6 +250,7 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
             .map_err(|source| DbError::Folder { path: dir.display().to_string(), source })?;
     }
     let manager = Manager::new(&settings.database_url, settings.db_statement_cache);
+    let read_only_seen = manager.read_only_seen.clone();
     let redacted = settings.database_url.redacted();
     // One connection first, so that a refusal is reported as itself rather than as the
     // pool's "timed out waiting for connection".
@@ -192,6 +262,7 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
         .connection_customizer(Box::new(ConnectionSetup))
         .error_handler(Box::new(LogConnectionErrors { url: redacted }))
         .build(manager)
+        .map(|pool| DbPool { pool, read_only_seen })
         .map_err(DbError::from)
 }
 
