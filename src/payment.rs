@@ -67,6 +67,10 @@ pub trait PaymentGateway: Send + Sync + 'static {
     fn refund(&self, charge_id: &str, amount_cents: i64, idempotency_key: &str) -> RefundFuture;
 }
 
+/// The reason given when the gateway did not answer a charge within `PAYMENT_TIMEOUT_MS`: unlike
+/// a decline, the charge may have gone through (the reconciliation asks the gateway later).
+pub const NO_ANSWER: &str = "The payment gateway did not answer in time";
+
 /// The reasons the simulated gateway declines with, as the original backend did.
 pub const DECLINE_REASONS: [&str; 4] =
     ["Insufficient funds", "Card declined", "Payment gateway timeout", "Invalid card details"];
@@ -78,6 +82,10 @@ pub struct SimulatedGateway {
     pub success_rate: f64,
     pub delay: DelayRange,
     pub refund_failure_rate: f64,
+    /// Probability that a charge hangs: decided (and, if approved, made) at once, but answered
+    /// only after ten minutes, long after the shop stopped waiting (`PAYMENT_HANG_RATE`, a
+    /// simulation knob for the reconciliation).
+    pub hang_rate: f64,
     /// Charges and refunds made, by idempotency key: in memory, and in `PAYMENT_LEDGER` when
     /// set (a file every process shares, standing in for the gateway's own records).
     pub ledger: Arc<Ledger>,
@@ -86,7 +94,7 @@ pub struct SimulatedGateway {
 impl SimulatedGateway {
     /// A gateway with the given charge behaviour, refunds that always work, no ledger file.
     pub fn new(success_rate: f64, delay: DelayRange) -> Self {
-        Self { success_rate, delay, refund_failure_rate: 0.0, ledger: Arc::default() }
+        Self { success_rate, delay, refund_failure_rate: 0.0, hang_rate: 0.0, ledger: Arc::default() }
     }
 }
 
@@ -140,16 +148,12 @@ impl PaymentGateway for SimulatedGateway {
         let mut rng = rand::rng();
         let delay = self.delay.sample();
         let approved = rng.random_bool(self.success_rate);
+        let hangs = rng.random_bool(self.hang_rate);
         let reason = DECLINE_REASONS[rng.random_range(0..DECLINE_REASONS.len())];
         let transaction_id = transaction_id(&mut rng);
         let (ledger, key) = (self.ledger.clone(), idempotency_key.to_owned());
         log::debug!("charging {amount_cents} cents under {key}");
-        Box::pin(async move {
-            if delay > Duration::ZERO {
-                tokio::time::sleep(delay).await;
-            }
-            // The charge happens when the call completes: a call abandoned before then (the
-            // shop's timeout) charged nothing.
+        let decide = move || {
             if let Some(transaction_id) = ledger.find("charge", &key) {
                 return Ok(Charge { transaction_id });
             }
@@ -160,6 +164,22 @@ impl PaymentGateway for SimulatedGateway {
                 Ok(()) => Ok(Charge { transaction_id }),
                 Err(e) => Err(Declined { reason: format!("Payment gateway error (ledger: {e})") }),
             }
+        };
+        if hangs {
+            // Charged (or declined) now; the answer never arrives in time.
+            let answer = decide();
+            return Box::pin(async move {
+                tokio::time::sleep(Duration::from_secs(600)).await;
+                answer
+            });
+        }
+        Box::pin(async move {
+            if delay > Duration::ZERO {
+                tokio::time::sleep(delay).await;
+            }
+            // The charge happens when the call completes: a call abandoned before then (the
+            // shop's timeout) charged nothing.
+            decide()
         })
     }
 
@@ -255,5 +275,40 @@ mod tests {
         };
         assert!(failing.refund("txn_3_c", 100, "booking-3").await.is_err());
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[actix_rt::test]
+    async fn charges_are_idempotent_by_key_and_found_by_any_gateway_sharing_the_ledger() {
+        let path = std::env::temp_dir().join(format!("tk-ledger-{}", crate::settings::random_token(8)));
+        let first = SimulatedGateway {
+            ledger: Arc::new(Ledger::at(Some(path.clone()))),
+            ..SimulatedGateway::new(1.0, DelayRange { min_ms: 0, max_ms: 0 })
+        };
+        let other = SimulatedGateway { ledger: Arc::new(Ledger::at(Some(path.clone()))), ..first.clone() };
+        assert_eq!(other.find_charge("booking-1").await.unwrap(), None);
+        let charge = first.charge(500, "booking-1").await.unwrap();
+        assert_eq!(first.charge(500, "booking-1").await.unwrap(), charge, "charged once per key");
+        assert_eq!(other.find_charge("booking-1").await.unwrap(), Some(charge), "another process finds it");
+        let declining = SimulatedGateway { success_rate: 0.0, ..other.clone() };
+        assert!(declining.charge(700, "booking-2").await.is_err());
+        assert_eq!(first.find_charge("booking-2").await.unwrap(), None, "a decline charged nothing");
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[actix_rt::test]
+    async fn an_abandoned_call_charges_nothing_but_a_hung_one_charges_at_once() {
+        let slow = SimulatedGateway::new(1.0, DelayRange { min_ms: 200, max_ms: 200 });
+        let abandoned = tokio::time::timeout(Duration::from_millis(20), slow.charge(100, "booking-3")).await;
+        assert!(abandoned.is_err());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(slow.find_charge("booking-3").await.unwrap(), None);
+
+        let hanging = SimulatedGateway {
+            hang_rate: 1.0,
+            ..SimulatedGateway::new(1.0, DelayRange { min_ms: 0, max_ms: 0 })
+        };
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), hanging.charge(100, "booking-4")).await;
+        assert!(gave_up.is_err(), "no answer in time");
+        assert!(hanging.find_charge("booking-4").await.unwrap().is_some(), "but the charge was made");
     }
 }

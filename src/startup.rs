@@ -173,6 +173,7 @@ impl Application {
 pub fn simulated_gateway(settings: &Settings) -> SimulatedGateway {
     SimulatedGateway {
         refund_failure_rate: settings.payment_refund_failure_rate,
+        hang_rate: settings.payment_hang_rate,
         ledger: Arc::new(Ledger::at(settings.payment_ledger.clone())),
         ..SimulatedGateway::new(settings.payment_success_rate, settings.payment_delay)
     }

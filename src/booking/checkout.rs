@@ -97,7 +97,7 @@ impl Shop {
                 // A timeout is not the gateway's final word: the reconciliation asks it later.
                 let checked = declined.is_some();
                 let reason =
-                    declined.map_or_else(|| "Payment gateway timeout".to_owned(), |d: Declined| d.reason);
+                    declined.map_or_else(|| crate::payment::NO_ANSWER.to_owned(), |d: Declined| d.reason);
                 log::info!("{}: payment declined ({reason})", held.reference);
                 let work = Work::Release { booking: held.clone(), reason: reason.clone(), checked };
                 self.desks.submit(work).await?;

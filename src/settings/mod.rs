@@ -31,6 +31,8 @@ pub struct Settings {
     pub payment_delay: DelayRange,
     /// Probability that a simulated refund fails (to exercise the retries).
     pub payment_refund_failure_rate: f64,
+    /// Probability that a simulated charge hangs past the timeout (simulation only).
+    pub payment_hang_rate: f64,
     /// The first retry of a failed refund; each later one waits twice as long (at most 5 min).
     pub refund_retry_base: Duration,
     /// How long a charge may take before the shop stops waiting for it (`PAYMENT_TIMEOUT_MS`).
@@ -152,6 +154,13 @@ impl Settings {
         let payment_delay = DelayRange::parse(&get("PAYMENT_DELAY_MS").unwrap_or_else(|| "100-500".into()))
             .map_err(|fault| SettingsError { variable: "PAYMENT_DELAY_MS", fault })?;
 
+        let payment_hang_rate: f64 = parse("PAYMENT_HANG_RATE", get("PAYMENT_HANG_RATE"), 0.0)?;
+        if !(0.0..=1.0).contains(&payment_hang_rate) {
+            return Err(SettingsError {
+                variable: "PAYMENT_HANG_RATE",
+                fault: format!("{payment_hang_rate} is outside 0..=1"),
+            });
+        }
         let payment_refund_failure_rate: f64 =
             parse("PAYMENT_REFUND_FAILURE_RATE", get("PAYMENT_REFUND_FAILURE_RATE"), 0.0)?;
         if !(0.0..=1.0).contains(&payment_refund_failure_rate) {
@@ -281,6 +290,7 @@ impl Settings {
             payment_success_rate,
             payment_delay,
             payment_refund_failure_rate,
+            payment_hang_rate,
             payment_ledger,
             refund_retry_base: Duration::from_millis(refund_retry_base_ms),
             payment_timeout: Duration::from_millis(payment_timeout_ms),

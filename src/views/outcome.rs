@@ -23,6 +23,14 @@ pub fn explanation(booking: &Booking) -> Option<String> {
 }
 
 fn declined(reason: &str) -> String {
+    if reason == crate::payment::NO_ANSWER {
+        // Our end stopped waiting; the gateway may still have charged. The reconciliation asks
+        // it, and a charge found ends in seats (tickets by email) or a full refund.
+        return format!(
+            "Payment failed: {reason}. Your seats were released. If your card was charged anyway, we will find \
+             the charge within minutes and either confirm your booking (tickets by email) or refund it in full."
+        );
+    }
     format!("Payment failed: {reason}. Don't worry: no seats were taken, nothing was charged.")
 }
 
