@@ -25,5 +25,6 @@ mod refunds;
 mod rolling_restart;
 mod rush;
 mod security;
+mod soak_checker;
 mod startup;
 mod tickets;
