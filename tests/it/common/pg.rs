@@ -144,8 +144,14 @@ impl ThrowawayPg {
 
     /// Stops the server (fast shutdown: sessions are cut).
     pub fn down(&self) {
+        self.stop("fast");
+    }
+
+    /// Stops the server in `mode` (`fast`, or `immediate`: a crash, with no shutdown
+    /// checkpoint; it recovers from its WAL at the next start).
+    pub fn stop(&self, mode: &str) {
         assert!(
-            self.run("pg_ctl", &["-D", self.data.to_str().unwrap(), "-m", "fast", "-w", "stop"]),
+            self.run("pg_ctl", &["-D", self.data.to_str().unwrap(), "-m", mode, "-w", "stop"]),
             "pg_ctl stop"
         );
     }

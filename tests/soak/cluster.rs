@@ -1,0 +1,176 @@
+//! The shop under test: its database (a SQLite file, or a PostgreSQL cluster of its own that
+//! can crash), its server processes, and the faults.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use rand::Rng;
+use rand::rngs::StdRng;
+use techkraft_tickets::booking::{Booking, BookingStatus, Refund, RefundStatus};
+use techkraft_tickets::db::DbPool;
+use techkraft_tickets::db::charge_checks::ChargeCheck;
+use techkraft_tickets::db::schema::email_outbox;
+
+use crate::common::{Backend, ServerProcess, TestDatabase, ThrowawayPg, fresh_database, pool_for};
+
+/// The door staff's password in every run.
+pub const DOOR_PASSWORD: &str = "door staff of the soak";
+
+pub struct Cluster {
+    pub database_url: String,
+    pub ledger: PathBuf,
+    /// A pool of the soak's own, to look at the database at the end.
+    pub pool: DbPool,
+    env: Vec<(String, String)>,
+    servers: RefCell<Vec<Option<ServerProcess>>>,
+    pg: Option<ThrowawayPg>,
+    _sqlite: Option<TestDatabase>,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// Starts the database and the server processes (one on SQLite, three on PostgreSQL).
+    pub fn start(backend: Backend, seed: u64) -> Cluster {
+        let dir = std::env::temp_dir().join(format!("tk-soak-{seed}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a folder for the run");
+        let (database_url, pg, sqlite) = match backend {
+            Backend::Sqlite => {
+                let database = fresh_database(Backend::Sqlite);
+                (database.url.clone(), None, Some(database))
+            }
+            Backend::Postgres => {
+                let pg = ThrowawayPg::start();
+                let mut admin = diesel::PgConnection::establish(&pg.url()).expect("the soak's PostgreSQL");
+                diesel::sql_query("CREATE DATABASE soak").execute(&mut admin).expect("create the database");
+                let url = pg.url();
+                let (server, _) = url.rsplit_once('/').expect("a database name");
+                (format!("{server}/soak"), Some(pg), None)
+            }
+        };
+        let ledger = dir.join("ledger");
+        let env: Vec<(String, String)> = [
+            // Payments: a quarter declined, some slower than the one-second holds, a few made
+            // at once but answered long after the shop stopped waiting.
+            ("PAYMENT_SUCCESS_RATE", "0.75"),
+            ("PAYMENT_DELAY_MS", "0-1200"),
+            ("PAYMENT_HANG_RATE", "0.03"),
+            ("PAYMENT_TIMEOUT_MS", "1500"),
+            ("HOLD_TTL_SECS", "1"),
+            ("PAYMENT_REFUND_FAILURE_RATE", "0.3"),
+            ("REFUND_RETRY_BASE_MS", "100"),
+            ("PAYMENT_LEDGER", ledger.to_str().expect("a path")),
+            ("DOOR_PASSWORD", DOOR_PASSWORD),
+            ("EMAIL_OUTBOX_DIR", dir.join("outbox").to_str().expect("a path")),
+            ("EMAIL_RETRY_BASE_MS", "100"),
+            ("RUST_LOG", "warn,techkraft_tickets=info"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let count = if backend == Backend::Sqlite { 1 } else { 3 };
+        let cluster = Cluster {
+            pool: pool_for(&database_url),
+            database_url,
+            ledger,
+            env,
+            servers: RefCell::new(Vec::new()),
+            pg,
+            _sqlite: sqlite,
+            dir,
+        };
+        let servers = (0..count).map(|_| Some(cluster.spawn())).collect();
+        *cluster.servers.borrow_mut() = servers;
+        cluster
+    }
+
+    fn spawn(&self) -> ServerProcess {
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        ServerProcess::start(&self.database_url, &env)
+    }
+
+    /// The address of a live process, chosen by `rng` (`None` while all are down).
+    pub fn address(&self, rng: &mut StdRng) -> Option<String> {
+        let servers = self.servers.borrow();
+        let live: Vec<&ServerProcess> = servers.iter().flatten().collect();
+        (!live.is_empty()).then(|| live[rng.random_range(0..live.len())].address.clone())
+    }
+
+    /// Until `deadline`: every 3–7 s a fault. A server process is SIGKILLed and restarted
+    /// 0.2–1.5 s later; on PostgreSQL, one fault in four instead crashes the database
+    /// (immediate stop) and starts it again 0.5–2 s later. Returns how many faults it made.
+    pub async fn inject_faults(&self, mut rng: StdRng, deadline: Instant) -> usize {
+        let mut faults = 0;
+        loop {
+            let pause = Duration::from_millis(rng.random_range(3_000..7_000));
+            if Instant::now() + pause >= deadline {
+                break;
+            }
+            actix_rt::time::sleep(pause).await;
+            let down = Duration::from_millis(rng.random_range(200..1_500));
+            match &self.pg {
+                Some(pg) if rng.random_bool(0.25) => {
+                    pg.stop("immediate");
+                    actix_rt::time::sleep(down + Duration::from_millis(300)).await;
+                    pg.up();
+                }
+                _ => {
+                    let i = rng.random_range(0..self.servers.borrow().len());
+                    let victim = self.servers.borrow_mut()[i].take();
+                    if let Some(victim) = victim {
+                        victim.signal("KILL");
+                        drop(victim);
+                    }
+                    actix_rt::time::sleep(down).await;
+                    let (url, env) = (self.database_url.clone(), self.env.clone());
+                    let restarted = actix_rt::task::spawn_blocking(move || {
+                        let env: Vec<(&str, &str)> =
+                            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                        ServerProcess::start(&url, &env)
+                    })
+                    .await
+                    .expect("restart the server");
+                    self.servers.borrow_mut()[i] = Some(restarted);
+                }
+            }
+            faults += 1;
+        }
+        faults
+    }
+
+    /// Waits (at most `timeout`) until nothing is left half done: no hold, no charge the
+    /// reconciliation has yet to ask about, no refund owed, no email unsent. The checker says
+    /// what did not settle.
+    pub async fn settle(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.is_settled().unwrap_or(false) {
+                return;
+            }
+            actix_rt::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    fn is_settled(&self) -> Result<bool, Box<dyn std::error::Error>> {
+        let mut c = self.pool.get()?;
+        let held = Booking::recent(&mut c, i64::MAX)?.iter().any(|b| b.status == BookingStatus::Held);
+        let refunds_owed = Refund::all(&mut c)?.iter().any(|r| r.status != RefundStatus::Done);
+        let unsent: i64 =
+            email_outbox::table.filter(email_outbox::status.ne("sent")).count().get_result(&mut c)?;
+        Ok(!held && !refunds_owed && unsent == 0 && ChargeCheck::count(&mut c)? == 0)
+    }
+
+    /// The log of every process running now, for a failed run's report.
+    pub fn logs(&self) -> String {
+        self.servers.borrow().iter().flatten().map(ServerProcess::log_text).collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.servers.borrow_mut().clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
