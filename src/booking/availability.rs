@@ -10,6 +10,7 @@
 //! too few (seats came back elsewhere) refuses for at most the bound.
 
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -64,12 +65,19 @@ impl From<TooSlow> for crate::db::DbError {
 pub struct Availability {
     current: RwLock<Option<Arc<Snapshot>>>,
     refreshing: Arc<tokio::sync::Mutex<()>>,
+    /// The last refresh failed (the database is down, not merely slow).
+    failing: AtomicBool,
     max_age: Duration,
 }
 
 impl Availability {
     pub fn new(max_age: Duration) -> Self {
-        Self { current: RwLock::new(None), refreshing: Arc::default(), max_age }
+        Self {
+            current: RwLock::new(None),
+            refreshing: Arc::default(),
+            failing: AtomicBool::new(false),
+            max_age,
+        }
     }
 
     pub fn max_age(&self) -> Duration {
@@ -80,6 +88,12 @@ impl Availability {
         self.current.read().ok()?.clone()
     }
 
+    /// Whether the snapshot, however old, has this tier (`None` before the first). Tiers are
+    /// never deleted, so an old snapshot's "yes" still holds.
+    pub fn knows(&self, tier_id: &str) -> Option<bool> {
+        self.read().map(|s| s.tier(tier_id).is_some())
+    }
+
     /// The snapshot if it is within the bound.
     pub fn fresh(&self) -> Option<Arc<Snapshot>> {
         self.read().filter(|s| s.age() <= self.max_age)
@@ -87,9 +101,13 @@ impl Availability {
 
     /// The snapshot within the bound, refreshed with `load` if it is not. Only one refresh runs
     /// at a time: the requests that find it stale wait for that one, then share its result.
-    /// A request waits at most `patience` (then [`TooSlow`]); the refresh itself runs in a task
-    /// of its own and finishes for the others even when the request that started it gave up,
-    /// so a stuck database costs one connection, not one per waiting request.
+    /// A request waits at most `patience`; the refresh itself runs in a task of its own and
+    /// finishes for the others even when the request that started it gave up, so a stuck
+    /// database costs one connection, not one per waiting request. A request whose patience
+    /// runs out gets the last snapshot, older than the bound (a database too slow to answer
+    /// within a second is no reason to refuse a page), or [`TooSlow`] if there is none, or if
+    /// the last refresh failed: a database that is down fails every waiter, never shows old
+    /// figures as if all were well.
     pub async fn get<E, F, Fut>(self: &Arc<Self>, patience: Duration, load: F) -> Result<Arc<Snapshot>, E>
     where
         F: FnOnce() -> Fut,
@@ -99,20 +117,34 @@ impl Availability {
         if let Some(snapshot) = self.fresh() {
             return Ok(snapshot);
         }
+        let arrived = Instant::now();
         let deadline = tokio::time::Instant::now() + patience;
         let too_slow = || E::from(TooSlow(patience));
-        let turn = tokio::time::timeout_at(deadline, self.refreshing.clone().lock_owned())
-            .await
-            .map_err(|_| too_slow())?;
-        if let Some(snapshot) = self.fresh() {
-            return Ok(snapshot); // refreshed while this request waited
+        let late = || match self.read().filter(|_| !self.failing.load(Ordering::SeqCst)) {
+            Some(last) => {
+                log::warn!(
+                    "availability: the database did not answer within {patience:?}; showing the last snapshot"
+                );
+                Ok(last)
+            }
+            None => Err(too_slow()),
+        };
+        let Ok(turn) = tokio::time::timeout_at(deadline, self.refreshing.clone().lock_owned()).await else {
+            return late();
+        };
+        // Refreshed while this request waited: a snapshot read after the request arrived is as
+        // good as one it would read itself (so with AVAILABILITY_MAX_AGE_MS=0 the waiters still
+        // share one query, not one each in a row).
+        if let Some(snapshot) = self.read().filter(|s| s.taken_at >= arrived || s.age() <= self.max_age) {
+            return Ok(snapshot);
         }
         let (me, query) = (self.clone(), load());
         let refresh = actix_web::rt::spawn(async move {
             let _turn = turn; // held until the refresh is stored
             let started = Instant::now();
-            let tiers = query.await?;
-            Ok(me.store(tiers, started))
+            let tiers = query.await;
+            me.failing.store(tiers.is_err(), Ordering::SeqCst);
+            Ok(me.store(tiers?, started))
         });
         match tokio::time::timeout_at(deadline, refresh).await {
             Ok(Ok(result)) => result,
@@ -120,7 +152,7 @@ impl Availability {
                 log::error!("bug: the availability refresh failed: {join}");
                 Err(too_slow())
             }
-            Err(_) => Err(too_slow()),
+            Err(_) => late(),
         }
     }
 
@@ -267,10 +299,23 @@ mod tests {
             }
         });
         let answers = futures_util::future::join_all(waiters).await;
-        assert!(answers.iter().all(|a| a.is_err()), "every waiter gave up after 50 ms");
+        assert!(answers.iter().all(|a| a.is_err()), "no snapshot yet: every waiter gave up after 50 ms");
         actix_rt::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(loads.load(Ordering::SeqCst), 1, "one query for all of them");
         assert_eq!(availability.fresh().expect("the refresh landed").tier("vip").unwrap().available, 7);
+
+        // With a snapshot to fall back on, a waiter out of patience gets it instead.
+        let stale = Arc::new(Availability::new(Duration::from_millis(1)));
+        stale.get(Duration::from_secs(5), || async { Ok::<_, TooSlow>(tiers(3)) }).await.unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let answer = stale
+            .get(Duration::from_millis(50), || async {
+                actix_rt::time::sleep(Duration::from_millis(300)).await;
+                Ok::<_, TooSlow>(tiers(9))
+            })
+            .await
+            .expect("the last snapshot");
+        assert_eq!(answer.tier("vip").unwrap().available, 3);
     }
 
     #[actix_rt::test]

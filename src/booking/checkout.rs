@@ -35,16 +35,25 @@ impl Shop {
     /// The attempt's result, and whether it was a replay of an earlier one.
     async fn book_inner(&self, request: BookingRequest) -> (Result<Booking, BookingError>, bool) {
         // The snapshot (at most AVAILABILITY_MAX_AGE_MS old) answers a tier the database does
-        // not have, and one too small, without a write on the hot row.
-        let snapshot = match self.availability().await {
-            Ok(snapshot) => snapshot,
-            Err(e) => return (Err(e.into()), false),
+        // not have, and one too small, without a write on the hot row. A stale snapshot that
+        // knows the tier is not waited for: the desk's conditional update decides. One that does
+        // not know it (or none yet) is refreshed first, so a made-up name never reaches a desk.
+        let tier_id = request.tier.as_str();
+        let snapshot = match self.availability.fresh() {
+            Some(snapshot) => Some(snapshot),
+            None if self.availability.knows(tier_id) == Some(true) => None,
+            None => match self.availability().await {
+                Ok(snapshot) => Some(snapshot),
+                Err(e) => return (Err(e.into()), false),
+            },
         };
-        let Some(tier) = snapshot.tier(request.tier.as_str()) else {
-            return (Err(BookingError::UnknownTier), false);
-        };
-        if tier.available < request.quantity.as_i32() {
-            return self.refuse_from_memory(&request, tier.available).await;
+        if let Some(snapshot) = snapshot {
+            let Some(tier) = snapshot.tier(tier_id) else {
+                return (Err(BookingError::UnknownTier), false);
+            };
+            if tier.available < request.quantity.as_i32() {
+                return self.refuse_from_memory(&request, tier.available).await;
+            }
         }
         let hold = steps::held_booking(&request, now_millis(), self.hold_ttl());
         let held = match self.desks.submit(Work::Reserve(hold)).await {

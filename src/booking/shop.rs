@@ -35,7 +35,7 @@ pub struct Shop {
     /// The first retry of a failed refund; later ones double.
     pub(super) refund_retry_base: Duration,
     /// The tiers as this process last saw them (see `availability.rs`).
-    availability: Arc<Availability>,
+    pub(super) availability: Arc<Availability>,
     /// The per-tier batch threads (see `desk.rs`).
     pub(super) desks: Arc<Desks>,
     /// The email sender's settings (`None`: no sender runs in this process).
@@ -169,11 +169,14 @@ impl Shop {
     }
 
     /// The availability snapshot, at most `AVAILABILITY_MAX_AGE_MS` old.
-    /// Waits no longer than a pooled connection would (`DB_POOL_TIMEOUT_MS`).
+    /// A database that is down fails the refresh within the pool's timeout (`DB_POOL_TIMEOUT_MS`:
+    /// a 503); one that answers no sooner than half a second after that (a query stuck behind a
+    /// lock) is not waited for, and the last snapshot is shown instead.
     pub async fn availability(&self) -> Result<Arc<Snapshot>, DbError> {
         let shop = self.clone();
         let load = || async move { shop.with_conn(|c| Tier::all(c).map_err(DbError::from)).await };
-        self.availability.get(self.pool.connection_timeout(), load).await
+        let patience = self.pool.connection_timeout() + Duration::from_millis(500);
+        self.availability.get(patience, load).await
     }
 
     /// The tiers, from the availability snapshot.

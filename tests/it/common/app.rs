@@ -184,6 +184,7 @@ pub struct TestApp {
 
 /// Starts the app in this test's runtime on a random port with a fresh database.
 pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp {
+    let _ = env_logger::builder().is_test(true).try_init();
     let database = fresh_database(backend);
     let mut app = spawn_app_on(&database, overrides).await;
     app.database = Some(database);
