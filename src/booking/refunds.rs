@@ -136,6 +136,7 @@ impl Shop {
                 }
             }
         }
+        self.metrics.record_refund_given_up();
         log::error!(
             "{}: charge {charge_id} could not be refunded nor recorded: refund it by hand",
             held.reference

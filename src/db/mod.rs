@@ -4,6 +4,7 @@
 //! `reserve` for the reservation (both backends side by side).
 
 pub mod audit;
+pub mod backup;
 pub mod bookings;
 pub mod error;
 pub mod models;
@@ -22,7 +23,10 @@ pub use error::DbError;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
-pub use pool::{DbPool, Manager, PooledConn, build_pool, prepare_database, run_migrations};
+pub use pool::{
+    DbPool, Manager, MigrationState, PooledConn, build_pool, migration_state, prepare_database,
+    run_migrations,
+};
 
 /// Inserts `rows` (a `Vec` of an `Insertable` row) into `table` in one statement.
 /// `MultiConnection` has no multi-row insert; each backend has, so this picks the backend.
