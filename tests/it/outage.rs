@@ -9,6 +9,7 @@ use techkraft_tickets::booking::{Booking, Tier};
 
 #[actix_rt::test]
 async fn a_database_outage_is_a_quick_503_and_service_resumes_by_itself() {
+    require_postgres!();
     let direct = fresh_database(Backend::Postgres);
     let proxy = TcpProxy::start(pg_socket(&direct));
     let (server, db) = direct.rsplit_once('/').unwrap();
