@@ -20,6 +20,7 @@ mod email;
 mod failover;
 mod holds;
 mod hostile;
+mod metrics;
 mod migrations;
 mod outage;
 mod pgbouncer;
