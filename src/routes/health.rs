@@ -44,8 +44,10 @@ pub async fn metrics(state: web::Data<AppState>, draining: web::Data<Draining>) 
             Vec::new()
         }
     };
-    let ready = state.shop.ping().await.is_ok() && !draining.0.load(Ordering::SeqCst);
-    let work = state.shop.work_waiting().await.ok();
+    let answers = state.shop.ping().await.is_ok();
+    let ready = answers && !draining.0.load(Ordering::SeqCst);
+    // A database that did not answer is not asked again (each try waits the pool timeout).
+    let work = if answers { state.shop.work_waiting().await.ok() } else { None };
     let pool = state.shop.pool_state();
     let gauges = Gauges {
         seats_available: seats,
