@@ -7,7 +7,9 @@
 // Money literals are written dollars_cents (100_00 is $100.00).
 #![allow(clippy::inconsistent_digit_grouping)]
 
+pub mod backup;
 pub mod booking;
+pub mod cli;
 pub mod clock;
 pub mod connections;
 pub mod db;

@@ -47,6 +47,9 @@ pub struct Application {
     draining: Draining,
     /// How long to keep serving after SIGTERM before the server stops accepting.
     drain: Duration,
+    metrics: Arc<Metrics>,
+    /// Scheduled backups (`BACKUP_DIR`, SQLite only).
+    backups: Option<crate::backup::schedule::Schedule>,
 }
 
 impl Application {
@@ -73,6 +76,7 @@ impl Application {
         let port = addr.port();
 
         let metrics = Arc::new(Metrics::default());
+        let backups = crate::backup::schedule::Schedule::from_settings(&settings);
         let shop = Shop::new(pool, gateway, settings.hold_ttl, metrics.clone())
             .with_refund_retry_base(settings.refund_retry_base)
             .with_payment_timeout(settings.payment_timeout)
@@ -89,7 +93,7 @@ impl Application {
         let state = web::Data::new(AppState {
             shop: shop.clone(),
             settings: Arc::new(settings),
-            metrics,
+            metrics: metrics.clone(),
             limits,
             cookie_key,
         });
@@ -134,7 +138,7 @@ impl Application {
         .map_err(|source| StartupError::Bind { addr: format!("port {port}"), source })?
         .run();
 
-        Ok(Self { addr, port, server, shop, draining, drain })
+        Ok(Self { addr, port, server, shop, draining, drain, metrics, backups })
     }
 
     /// The port actually bound (useful when `BIND_ADDR` asked for port 0).
@@ -157,11 +161,15 @@ impl Application {
         let sweeper = actix_web::rt::spawn(self.shop.clone().run_sweeper());
         let refunds = actix_web::rt::spawn(self.shop.clone().run_refund_worker());
         let emails = actix_web::rt::spawn(self.shop.clone().run_email_sender());
+        let backups = self.backups.clone().map(|b| actix_web::rt::spawn(b.run(self.metrics.clone())));
         let signals = watch_signals(self.server.handle(), self.draining.clone(), self.drain);
         let result = self.server.await;
         sweeper.abort();
         refunds.abort();
         emails.abort();
+        if let Some(backups) = backups {
+            backups.abort();
+        }
         for task in signals {
             task.abort();
         }

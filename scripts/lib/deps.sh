@@ -4,7 +4,8 @@
 #
 # postgresql (initdb, pg_ctl), pgbouncer (the transaction-mode pass), haproxy (rolling
 # restarts), python3-aiosmtpd (a real SMTP server for the email tests, run by Debian's own
-# /usr/bin/python3) and zbar-tools (zbarimg decodes the QR codes).
+# /usr/bin/python3), zbar-tools (zbarimg decodes the QR codes) and prometheus (promtool checks
+# and tests the alert rules in deploy/prometheus, tests/it/deploy.rs).
 
 ensure_packages() {
   local missing=()
@@ -13,6 +14,7 @@ ensure_packages() {
   [ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null || missing+=(haproxy)
   /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
   command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${missing[*]}"

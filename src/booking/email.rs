@@ -16,6 +16,7 @@ use crate::db::outbox::{KIND_TICKETS, OutboxEmail};
 use crate::db::tickets::Ticket;
 use crate::db::{DbConnection, DbError, write_transaction};
 use crate::mail::{EmailFacts, Mail, compose};
+use crate::metrics::EmailOutcome;
 
 /// Emails claimed per round, sent in parallel.
 const BATCH: i64 = 10;
@@ -91,6 +92,7 @@ impl Shop {
         let now = now_millis();
         match outcome {
             Ok(()) => {
+                self.metrics.record_email(EmailOutcome::Sent);
                 log::info!("{reference}: {} email sent to {} ({id})", email.kind, email.recipient);
                 self.with_conn(move |c| OutboxEmail::mark_sent(c, &id, now).map_err(DbError::from)).await
             }
@@ -99,6 +101,11 @@ impl Shop {
                 let base = self.mail.as_ref().map_or(Duration::from_secs(1), |m| m.retry_base);
                 let retry_at =
                     (email.attempts < max).then(|| now + backoff(base, email.attempts).as_millis() as i64);
+                self.metrics.record_email(if retry_at.is_some() {
+                    EmailOutcome::Failed
+                } else {
+                    EmailOutcome::GivenUp
+                });
                 match retry_at {
                     Some(_) => log::warn!(
                         "{reference}: sending the {} email failed (attempt {} of {max}): {error}",

@@ -28,6 +28,7 @@ pub mod steps;
 mod sweeper;
 pub mod tickets;
 pub mod types;
+mod work;
 
 pub use crate::db::models::{
     AdminSessionRow, AuditEntry, Booking, BookingStatus, Refund, RefundStatus, Tier,

@@ -11,6 +11,7 @@ use crate::db::models::{Booking, BookingStatus};
 use crate::db::outbox::{KIND_REFUND, KIND_TICKETS, OutboxEmail};
 use crate::db::tickets::{Ticket, TicketAtDoor};
 use crate::db::{DbConnection, DbError, secrets};
+use crate::metrics::CheckInOutcome;
 
 /// The name of the ticket signing key in `app_secrets`.
 pub const TICKET_KEY: &str = "ticket";
@@ -185,7 +186,16 @@ impl super::Shop {
 
     /// The door: admits the ticket with this code once.
     pub async fn check_in(&self, raw: String) -> Result<CheckIn, DbError> {
-        self.with_conn(move |c| check_in(c, &raw, crate::clock::now_millis())).await
+        let outcome = self.with_conn(move |c| check_in(c, &raw, crate::clock::now_millis())).await?;
+        self.metrics.record_check_in(match &outcome {
+            CheckIn::Admitted { .. } => CheckInOutcome::Admitted,
+            CheckIn::AlreadyIn { .. } => CheckInOutcome::AlreadyIn,
+            CheckIn::NotValid { .. } => CheckInOutcome::NotValid,
+            CheckIn::Unknown => CheckInOutcome::Unknown,
+            CheckIn::Forged => CheckInOutcome::Forged,
+            CheckIn::Malformed => CheckInOutcome::Malformed,
+        });
+        Ok(outcome)
     }
 
     /// Per tier id: tickets of confirmed bookings, and how many are checked in.

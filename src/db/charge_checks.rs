@@ -49,4 +49,10 @@ impl ChargeCheck {
     pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
         charge_checks::table.count().get_result(conn)
     }
+
+    /// How many wait, and when the oldest of them was booked (for `/metrics`).
+    pub fn summary(conn: &mut DbConnection) -> QueryResult<(i64, Option<i64>)> {
+        let oldest = charge_checks::table.select(diesel::dsl::min(charge_checks::booked_at)).first(conn)?;
+        Ok((Self::count(conn)?, oldest))
+    }
 }

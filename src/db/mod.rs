@@ -3,6 +3,7 @@
 //! Every query lives under this module, one module per table.
 
 pub mod audit;
+pub mod backup;
 pub mod bookings;
 pub mod charge_checks;
 pub mod error;
@@ -21,7 +22,10 @@ pub use error::DbError;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
-pub use pool::{DbPool, Manager, PooledConn, build_pool, checkout, prepare_database, run_migrations};
+pub use pool::{
+    DbPool, Manager, MigrationState, PooledConn, build_pool, checkout, migration_state, prepare_database,
+    run_migrations,
+};
 
 /// Inserts `rows` (a `Vec` of an `Insertable` row) into `table` in one statement.
 /// `MultiConnection` has no multi-row insert; each backend has, so this picks the backend.

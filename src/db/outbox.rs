@@ -158,6 +158,14 @@ impl OutboxEmail {
             .load(conn)
     }
 
+    /// How many emails wait to be sent, and how many were given up on (for `/metrics`).
+    pub fn waiting_counts(conn: &mut DbConnection) -> QueryResult<(i64, i64)> {
+        let pending =
+            email_outbox::table.filter(email_outbox::status.eq(PENDING)).count().get_result(conn)?;
+        let failed = email_outbox::table.filter(email_outbox::status.eq(FAILED)).count().get_result(conn)?;
+        Ok((pending, failed))
+    }
+
     /// A booking's emails, newest first.
     pub fn for_booking(conn: &mut DbConnection, booking_id: &str) -> QueryResult<Vec<OutboxEmail>> {
         email_outbox::table

@@ -116,6 +116,14 @@ impl Refund {
             .execute(conn)
     }
 
+    /// How many refunds are owed, and when the oldest of them was recorded (for `/metrics`).
+    pub fn owed_summary(conn: &mut DbConnection) -> QueryResult<(i64, Option<i64>)> {
+        refunds::table
+            .filter(refunds::status.eq(RefundStatus::Owed.as_str()))
+            .select((diesel::dsl::count_star(), diesel::dsl::min(refunds::created_at)))
+            .first(conn)
+    }
+
     /// Every refund (for the dashboard's totals).
     pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<Refund>> {
         refunds::table.select(Refund::as_select()).load(conn)

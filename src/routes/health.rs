@@ -4,8 +4,13 @@
 use actix_web::{HttpResponse, get, web};
 
 use super::AppState;
+use std::sync::atomic::Ordering;
+
+use crate::backup::schedule::Schedule;
+use crate::drain::Draining;
 use crate::error::chain;
 use crate::metrics::Gauges;
+use crate::settings::Settings;
 
 /// 200 while the process runs.
 #[get("/healthz")]
@@ -27,10 +32,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text exposition. Seat counts are read fresh; if the database is down they are
-/// left out (the rest still serves, so the outage itself shows in the scrape).
+/// Prometheus text exposition. Seat counts and the work waiting are read fresh; if the
+/// database is down they are left out and `techkraft_ready` is 0 (the rest still serves, so the
+/// outage itself shows in the scrape).
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(state: web::Data<AppState>, draining: web::Data<Draining>) -> HttpResponse {
     let seats = match state.shop.tiers().await {
         Ok(tiers) => tiers.into_iter().map(|t| (t.id, i64::from(t.available))).collect(),
         Err(e) => {
@@ -38,14 +44,29 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             Vec::new()
         }
     };
+    let answers = state.shop.ping().await.is_ok();
+    let ready = answers && !draining.0.load(Ordering::SeqCst);
+    // A database that did not answer is not asked again (each try waits the pool timeout).
+    let work = if answers { state.shop.work_waiting().await.ok() } else { None };
     let pool = state.shop.pool_state();
     let gauges = Gauges {
         seats_available: seats,
         pool_connections: pool.connections,
         pool_idle: pool.idle,
         pool_max: pool.max,
+        ready,
+        work,
+        backup: backup_figures(&state.settings).await,
     };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render(&gauges))
+}
+
+/// With `BACKUP_DIR`: the newest backup's time (0: none yet) and the interval.
+async fn backup_figures(settings: &Settings) -> Option<(i64, std::time::Duration)> {
+    let schedule = Schedule::from_settings(settings)?;
+    let interval = schedule.interval;
+    let newest = web::block(move || schedule.newest()).await.ok().and_then(Result::ok).flatten();
+    Some((newest.map_or(0, |at| at.timestamp()), interval))
 }

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use crate::event::Event;
 
+mod backup;
 mod values;
 
+pub use backup::BackupSettings;
 use values::parse_bool;
 pub use values::{DatabaseUrl, DelayRange, Secret, random_token};
 
@@ -67,6 +69,8 @@ pub struct Settings {
     /// After SIGTERM, how long `/readyz` answers 503 while everything else is still served
     /// (`SHUTDOWN_DRAIN_SECS`, default 5; zero stops at once).
     pub shutdown_drain: Duration,
+    /// Scheduled backups of the SQLite database (SPEC §16).
+    pub backup: BackupSettings,
     /// Tickets, email and the door (SPEC §11).
     pub tickets: crate::ticketing::TicketingSettings,
 }
@@ -279,6 +283,7 @@ impl Settings {
             return Err(SettingsError { variable: "SHUTDOWN_DRAIN_SECS", fault: "must be 0..=3600".into() });
         }
 
+        let backup = BackupSettings::parse(get, &database_url)?;
         Ok(Self {
             database_url,
             bind_addr,
@@ -310,6 +315,7 @@ impl Settings {
             db_statement_cache,
             database_migration_url,
             shutdown_drain: Duration::from_secs(shutdown_drain_secs),
+            backup,
             tickets: crate::ticketing::TicketingSettings::parse(get)?,
         })
     }

@@ -103,6 +103,7 @@ both_backends!(
 
 #[actix_rt::test]
 async fn a_sold_out_tier_is_refused_from_memory_with_the_database_stopped() {
+    require_postgres!();
     let pg = ThrowawayPg::start();
     let app = spawn_app_on(&pg.url(), &[SNAPSHOT]).await;
     app.set_available("vip", 0);
@@ -122,6 +123,7 @@ async fn a_sold_out_tier_is_refused_from_memory_with_the_database_stopped() {
 
 #[actix_rt::test]
 async fn killing_a_server_in_the_middle_of_its_batches_loses_no_seat() {
+    require_postgres!();
     let database = fresh_database(Backend::Postgres);
     // Payments never finish before the kill; holds expire a second after.
     let env = [("PAYMENT_DELAY_MS", "30000"), ("HOLD_TTL_SECS", "1")];

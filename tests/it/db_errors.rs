@@ -48,6 +48,7 @@ fn postgresql_not_listening_is_reported_as_connection_refused() {
 
 #[test]
 fn a_wrong_password_and_an_unknown_database_each_say_so() {
+    require_postgres!();
     let pg = PasswordPg::start();
 
     let (status, stderr) = start_on(&pg.url_with("wrong-Guess-4711", "postgres"));
@@ -70,6 +71,7 @@ fn a_wrong_password_and_an_unknown_database_each_say_so() {
 
 #[actix_rt::test]
 async fn while_the_database_is_down_the_pool_logs_libpqs_reason() {
+    require_postgres!();
     let pg = ThrowawayPg::start();
     let server = ServerProcess::start(&pg.url(), &[]);
     let readyz = format!("{}/readyz", server.address);

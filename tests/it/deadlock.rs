@@ -16,6 +16,7 @@ use crate::common::{Backend, ServerProcess, TestApp, eventually, form, fresh_dat
 
 #[actix_rt::test]
 async fn resets_racing_batches_of_random_tiers_and_the_sweeper_never_deadlock_and_refund_exactly_once() {
+    require_postgres!();
     let database = fresh_database(Backend::Postgres);
     let ledger =
         std::env::temp_dir().join(format!("tk-ledger-{}", techkraft_tickets::settings::random_token(8)));

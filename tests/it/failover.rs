@@ -76,6 +76,7 @@ fn tally<'a>(shots: impl Iterator<Item = &'a Shot>) -> HashMap<Option<u16>, usiz
 
 #[actix_rt::test]
 async fn killing_the_primary_loses_no_answered_booking_and_bookings_resume_after_promotion() {
+    require_postgres!();
     let pg = Arc::new(ReplicatedPg::start());
     let url = pg.multi_host_url();
     let servers: Vec<ServerProcess> = (0..3).map(|_| ServerProcess::start(&url, &ENV)).collect();
@@ -232,6 +233,7 @@ fn shop_sessions(conn: &mut diesel::PgConnection) -> i64 {
 
 #[actix_rt::test]
 async fn connections_to_a_primary_that_turned_read_only_leave_the_pool_for_the_writable_host() {
+    require_postgres!();
     let pg = Arc::new(ReplicatedPg::start());
     let server =
         ServerProcess::start(&pg.multi_host_url(), &[("DB_POOL_SIZE", "3"), ("PAYMENT_DELAY_MS", "20")]);
@@ -287,6 +289,7 @@ async fn connections_to_a_primary_that_turned_read_only_leave_the_pool_for_the_w
 /// be handed out (or validated) again under light load. It is dropped as it comes back.
 #[actix_rt::test]
 async fn a_connection_in_use_during_the_switchover_does_not_hide_in_the_pool() {
+    require_postgres!();
     use diesel::connection::SimpleConnection;
     let database = crate::common::fresh_database(crate::common::Backend::Postgres);
     let pool = crate::common::pool_for(&database);

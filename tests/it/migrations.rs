@@ -54,6 +54,7 @@ async fn columns(backend: Backend) -> Vec<Column> {
 
 #[actix_rt::test]
 async fn both_backends_migrate_to_the_same_tables_and_columns() {
+    require_postgres!();
     let (pg, sqlite) = (columns(Backend::Postgres).await, columns(Backend::Sqlite).await);
     assert!(pg.iter().any(|c| c.table_name == "bookings" && c.column_name == "status"), "{pg:?}");
     assert_eq!(pg, sqlite);

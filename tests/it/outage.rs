@@ -9,6 +9,7 @@ use techkraft_tickets::booking::{Booking, Tier};
 
 #[actix_rt::test]
 async fn a_database_outage_is_a_quick_503_and_service_resumes_by_itself() {
+    require_postgres!();
     let direct = fresh_database(Backend::Postgres);
     let proxy = TcpProxy::start(pg_socket(&direct));
     let (server, db) = direct.rsplit_once('/').unwrap();
@@ -48,6 +49,11 @@ async fn a_database_outage_is_a_quick_503_and_service_resumes_by_itself() {
     );
     assert_eq!(app.get("/readyz").await.status, 503);
     assert_eq!(app.get("/healthz").await.status, 200, "the process itself is alive");
+    // The scrape still answers, and says the process is not ready (what the alert watches).
+    let metrics = app.get("/metrics").await;
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.body.contains("\ntechkraft_ready 0\n"), "{}", metrics.body);
+    assert!(!metrics.body.contains("techkraft_refunds_owed"), "no figures from a database that is away");
     let refused = app.book(&form("vip", "1")).await;
     assert_eq!(refused.status, 503);
     assert_eq!(
@@ -63,6 +69,7 @@ async fn a_database_outage_is_a_quick_503_and_service_resumes_by_itself() {
         actix_rt::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(app.get("/").await.status, 200);
+    assert!(app.get("/metrics").await.body.contains("\ntechkraft_ready 1\n"));
     assert_eq!(app.book(&form("vip", "1")).await.status, 303);
     let vip = Tier::find(&mut pool.get().unwrap(), "vip").unwrap().unwrap();
     assert_eq!(vip.available, 97);

@@ -9,6 +9,7 @@ use techkraft_tickets::booking::Tier;
 
 #[actix_rt::test]
 async fn three_servers_starting_at_once_migrate_and_seed_exactly_once() {
+    require_postgres!();
     let database_url = fresh_database(Backend::Postgres);
     let starts: Vec<_> = (0..3)
         .map(|_| {
@@ -31,6 +32,7 @@ async fn three_servers_starting_at_once_migrate_and_seed_exactly_once() {
 
 #[actix_rt::test]
 async fn migrations_can_take_a_direct_url_while_requests_go_through_the_pooler() {
+    require_postgres!();
     // Set by scripts/test in its PgBouncer pass: the server behind the pooler.
     let Ok(direct_base) = std::env::var("TEST_DIRECT_DATABASE_URL") else {
         eprintln!("skipped: runs in the PgBouncer pass of scripts/test (TEST_DIRECT_DATABASE_URL)");

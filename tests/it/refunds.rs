@@ -60,6 +60,7 @@ both_backends!(failing_refunds_are_retried_until_the_gateway_takes_them);
 
 #[actix_rt::test]
 async fn a_server_killed_while_refunding_loses_no_refund_and_pays_none_twice() {
+    require_postgres!();
     let database = fresh_database(Backend::Postgres);
     let ledger =
         std::env::temp_dir().join(format!("tk-ledger-{}", techkraft_tickets::settings::random_token(8)));

@@ -53,6 +53,7 @@ async fn until_all_up(haproxy: &Haproxy, timeout: Duration) {
 
 #[actix_rt::test]
 async fn restarting_every_server_in_turn_behind_haproxy_fails_no_request() {
+    require_postgres!();
     let database_url = fresh_database(Backend::Postgres);
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut servers = Vec::new();

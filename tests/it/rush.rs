@@ -12,6 +12,7 @@ const BUYERS: usize = 500;
 
 #[actix_rt::test]
 async fn an_on_sale_rush_across_three_servers_never_oversells() {
+    require_postgres!();
     let database_url = fresh_database(Backend::Postgres);
     let servers = start_servers(&database_url, 3, &[]);
     let addresses: Vec<String> = servers.iter().map(|s| s.address.clone()).collect();
@@ -42,6 +43,7 @@ async fn an_on_sale_rush_across_three_servers_never_oversells() {
 
 #[actix_rt::test]
 async fn killing_a_server_in_the_middle_of_a_rush_loses_no_seats() {
+    require_postgres!();
     let database_url = fresh_database(Backend::Postgres);
     // Short holds so the sweepers return the victim's quickly. The victim (server 1) pays for
     // 5 s, so every hold it takes is still in flight when it dies; the others pay in 150-400 ms.
@@ -100,6 +102,7 @@ fn held_on(pool: &techkraft_tickets::db::DbPool) -> usize {
 
 #[actix_rt::test]
 async fn stopping_postgres_during_traffic_gives_quick_503s_and_then_recovers() {
+    require_postgres!();
     let pg = ThrowawayPg::start();
     let app = spawn_app_on(&pg.url(), &[]).await;
     assert_eq!(app.book(&form("general", "1")).await.status, 303);
@@ -144,6 +147,7 @@ async fn stopping_postgres_during_traffic_gives_quick_503s_and_then_recovers() {
 
 #[actix_rt::test]
 async fn a_slow_gateway_cannot_exhaust_the_pool_but_a_stuck_database_gives_503s_without_leaks() {
+    require_postgres!();
     // Two connections, 40 bookings each waiting 300 ms on the gateway: nobody holds a
     // connection while paying, so all succeed.
     let app = spawn_app(Backend::Postgres, &[("DB_POOL_SIZE", "2"), ("PAYMENT_DELAY_MS", "300")]).await;

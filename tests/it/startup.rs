@@ -108,3 +108,27 @@ async fn every_log_line_about_a_booking_carries_its_request_id() {
         .await;
     assert_eq!(answer.expect("GET").headers().get("x-request-id").unwrap(), "lb-42");
 }
+
+#[test]
+fn a_conflicting_table_stops_the_start_and_the_log_says_why_the_migrations_failed() {
+    use diesel::prelude::*;
+    let database = fresh_database(Backend::Sqlite);
+    let path = database.url.trim_start_matches("sqlite://");
+    let mut conn = diesel::SqliteConnection::establish(path).expect("open");
+    diesel::sql_query("CREATE TABLE ticket_tiers (name TEXT)").execute(&mut conn).expect("conflicting table");
+    drop(conn);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_techkraft-tickets"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &database.url)
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("ADMIN_PASSWORD", "correct horse battery staple")
+        .env("EMAIL_OUTBOX_DIR", crate::common::outbox_dir())
+        .output()
+        .expect("run the server");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr.lines().find(|l| l.contains("migrations failed")).unwrap_or_else(|| panic!("{stderr}"));
+    // The cause itself, in SQLite's words, on the line that says the migrations failed.
+    assert!(line.contains("ticket_tiers") && line.contains("already exists"), "{stderr}");
+}

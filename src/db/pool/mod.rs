@@ -359,5 +359,8 @@ fn one_line(message: &str, password: Option<&str>) -> String {
     }
 }
 
+mod state;
+pub use state::{MigrationState, migration_state};
+
 #[cfg(test)]
 mod tests;
