@@ -8,10 +8,12 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 
 pub mod booking;
+pub mod client_addr;
 pub mod clock;
 pub mod connections;
 pub mod db;
 pub mod drain;
+pub mod edges;
 pub mod error;
 pub mod event;
 pub mod mail;

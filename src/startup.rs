@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::booking::Shop;
+use crate::client_addr::ClientAddr;
 use crate::connections::{self, ConnectionCounter};
 use crate::db::{self, DbError};
 use crate::drain::{Draining, unready_while_draining, watch_signals};
@@ -82,7 +83,11 @@ impl Application {
             sign_in: RateLimiter::new(settings.rate_limit_signin_per_min),
             admin: RateLimiter::new(settings.rate_limit_admin_per_min),
             lookups: RateLimiter::new(settings.rate_limit_lookups_per_min),
-            trust_forwarded_for: settings.trust_forwarded_for,
+            door: RateLimiter::new(settings.edges.rate_limit_door_per_min),
+            client: ClientAddr {
+                trust_proxy: settings.trust_forwarded_for,
+                header: settings.edges.forwarded_header,
+            },
         };
         let cookie_key = Key::derive_from(session_secret.as_bytes());
         let state = web::Data::new(AppState {

@@ -174,7 +174,7 @@ pub fn signed_cookie<R: Role>(
         .path(R::PATH)
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(req.connection_info().scheme() == "https")
+        .secure(super::is_https(req))
         .max_age(max_age)
         .finish();
     let mut jar = CookieJar::new();

@@ -51,12 +51,11 @@ pub async fn calendar(
     let (booking, _) = state.shop.booking(reference).await?.ok_or_else(not_found)?;
     let base = state.shop.public_base_url();
     let link = format!("{base}/bookings/{}", booking.reference);
-    let host =
-        base.split("://").nth(1).unwrap_or("localhost").split(['/', ':']).next().unwrap_or("localhost");
+    let host = crate::mail::url_host(&base);
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
         .insert_header(("Content-Disposition", format!("attachment; filename=\"{}.ics\"", booking.reference)))
-        .body(ics(&state.settings.event, &booking.reference, &link, host)))
+        .body(ics(&state.settings.event, &booking.reference, &link, &host)))
 }
 
 #[get("/find")]

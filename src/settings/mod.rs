@@ -65,6 +65,8 @@ pub struct Settings {
     pub shutdown_drain: Duration,
     /// Tickets, email and the door (SPEC §11).
     pub tickets: crate::ticketing::TicketingSettings,
+    /// Behind a proxy and at the edges (SPEC §15).
+    pub edges: crate::edges::EdgeSettings,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -193,20 +195,23 @@ impl Settings {
             });
         }
 
+        // Each one as browsers send it in `Origin` (the `url` crate's serialization: lowercase
+        // host, no default port, no path).
         let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")
             .unwrap_or_else(|| "http://localhost:5173,http://127.0.0.1:5173".into())
             .split(',')
-            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .map(str::trim)
             .filter(|o| !o.is_empty())
-            .collect::<Vec<_>>();
-        if let Some(bad) =
-            cors_allowed_origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
-        {
-            return Err(SettingsError {
-                variable: "CORS_ALLOWED_ORIGINS",
-                fault: format!("{bad:?} is not an http(s) origin"),
-            });
-        }
+            .map(|o| match url::Url::parse(o) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.path() == "/" => {
+                    Ok(url.origin().ascii_serialization())
+                }
+                _ => Err(SettingsError {
+                    variable: "CORS_ALLOWED_ORIGINS",
+                    fault: format!("{o:?} is not an http(s) origin"),
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
 
         let rate_limit_bookings_per_min =
             parse("RATE_LIMIT_BOOKINGS_PER_MIN", get("RATE_LIMIT_BOOKINGS_PER_MIN"), 60)?;
@@ -291,6 +296,7 @@ impl Settings {
             database_migration_url,
             shutdown_drain: Duration::from_secs(shutdown_drain_secs),
             tickets: crate::ticketing::TicketingSettings::parse(get)?,
+            edges: crate::edges::EdgeSettings::parse(get)?,
         })
     }
 }

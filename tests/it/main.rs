@@ -20,6 +20,7 @@ mod hostile;
 mod migrations;
 mod outage;
 mod pgbouncer;
+mod proxy;
 mod refunds;
 mod rolling_restart;
 mod rush;

@@ -2,7 +2,6 @@
 
 use actix_web::HttpRequest;
 
-use crate::rate_limit::client_ip;
 use crate::routes::AppState;
 use crate::routes::session::{Admin, Role, Session};
 
@@ -14,5 +13,5 @@ pub const SIGN_IN_COOKIE: &str = Admin::SIGN_IN_COOKIE;
 
 /// Who did it, for the audit log.
 pub fn actor(req: &HttpRequest, state: &AppState) -> String {
-    format!("admin@{}", client_ip(req, state.settings.trust_forwarded_for))
+    format!("admin@{}", state.limits.client.of(req))
 }

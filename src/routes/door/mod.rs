@@ -14,7 +14,6 @@ use askama::Template;
 use self::session::{DOOR_COOKIE, DoorSession};
 use crate::booking::sessions::DOOR;
 use crate::error::AppError;
-use crate::rate_limit::client_ip;
 use crate::routes::session::{
     Door, constant_time_eq, expired_cookie, sign_in_form_is_current, sign_in_page, signed_in,
 };
@@ -96,7 +95,7 @@ pub async fn login(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let from = client_ip(&req, state.settings.trust_forwarded_for);
+    let from = state.limits.client.of(&req);
     if let Err(retry_after_secs) = state.limits.sign_in(&req) {
         log::warn!("door sign-in rate limit hit by {from}");
         return Err(AppError::TooManyRequests { retry_after_secs });
