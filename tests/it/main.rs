@@ -13,6 +13,7 @@ mod db_errors;
 mod deadlock;
 mod door;
 mod drain;
+mod edges;
 mod email;
 mod failover;
 mod holds;
