@@ -21,6 +21,9 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    /// A known address asked with a method it does not take; the methods it takes.
+    #[error("method not allowed (allowed: {0})")]
+    MethodNotAllowed(String),
     #[error("request body larger than 16 KiB")]
     PayloadTooLarge,
     /// The body did not arrive within `CLIENT_BODY_TIMEOUT_SECS`.
@@ -74,6 +77,9 @@ impl AppError {
             Self::BadRequest(why) => ("That request could not be read", why.clone()),
             Self::Unauthorized => ("Sign-in required", "Sign in first: the box office at /admin/login, door staff at /door/login.".into()),
             Self::Forbidden(why) => ("Not allowed", why.clone()),
+            Self::MethodNotAllowed(allow) => {
+                ("Method not allowed", format!("This address does not take that kind of request; it takes {allow}."))
+            }
             Self::PayloadTooLarge => ("Too much data", "The request was larger than 16 KiB and was not read.".into()),
             Self::RequestTimeout => ("Too slow", "The request took too long to arrive and was not read.".into()),
             Self::UnsupportedMediaType(why) => ("Unsupported content type", why.clone()),
@@ -100,6 +106,7 @@ impl ResponseError for AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -15,7 +15,7 @@ use crate::metrics::Metrics;
 use crate::payment::{Ledger, PaymentGateway, SimulatedGateway};
 use crate::rate_limit::{Limits, RateLimiter};
 use crate::request_id;
-use crate::routes::{self, AppState};
+use crate::routes::{self, AppState, methods};
 use crate::settings::Settings;
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
@@ -114,6 +114,8 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(draining_flag.clone())
+                // Innermost: HEAD is routed as GET (logs and metrics still say HEAD).
+                .wrap(from_fn(methods::head_as_get))
                 .wrap(from_fn(unready_while_draining))
                 .wrap(from_fn(record_metrics))
                 .wrap(security_headers())
@@ -190,6 +192,7 @@ pub fn routes_config(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
             .service(routes::api::tickets)
             .service(routes::api::create_booking)
             .service(routes::api::show_booking)
+            .service(methods::fallback(methods::Words::Json))
             .default_service(web::to(routes::api::not_found)),
     )
     .service(routes::pages::index)
@@ -217,6 +220,8 @@ pub fn routes_config(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
     .service(routes::health::metrics)
     .service(routes::assets::serve)
     .service(routes::assets::favicon)
+    // Last: a known path with another method is a 405 with `Allow`, an unknown one a 404.
+    .service(methods::fallback(methods::Words::Page))
     .default_service(web::to(not_found));
 }
 

@@ -1,11 +1,13 @@
 //! Operations: liveness (`/healthz`), readiness (`/readyz`, which asks the database) and
 //! Prometheus metrics (`/metrics`).
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::AppState;
 use crate::error::chain;
 use crate::metrics::Gauges;
+use crate::routes::session::constant_time_eq;
 
 /// 200 while the process runs.
 #[get("/healthz")]
@@ -28,9 +30,26 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Prometheus text exposition. Seat counts are read fresh; if the database is down they are
-/// left out (the rest still serves, so the outage itself shows in the scrape).
+/// left out (the rest still serves, so the outage itself shows in the scrape). With
+/// `METRICS_TOKEN` set it needs `Authorization: Bearer <token>` (compared in constant time);
+/// otherwise `401`.
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(token) = &state.settings.edges.metrics_token {
+        let sent = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .unwrap_or_default()
+            .trim();
+        if !constant_time_eq(sent.as_bytes(), token.expose().as_bytes()) {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
+                .content_type("text/plain; charset=utf-8")
+                .body("metrics need Authorization: Bearer <METRICS_TOKEN>");
+        }
+    }
     let seats = match state.shop.tiers().await {
         Ok(tiers) => tiers.into_iter().map(|t| (t.id, i64::from(t.available))).collect(),
         Err(e) => {

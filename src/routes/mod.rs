@@ -7,6 +7,7 @@ pub mod bookings;
 pub mod door;
 pub mod health;
 mod json;
+pub mod methods;
 pub mod pages;
 pub mod session;
 pub mod tickets;
