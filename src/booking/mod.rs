@@ -25,7 +25,7 @@ pub mod tickets;
 pub mod types;
 
 pub use crate::db::models::{
-    AdminSessionRow, AuditEntry, Booking, BookingStatus, Refund, RefundStatus, Tier,
+    AuditEntry, Booking, BookingStatus, Refund, RefundStatus, StaffRole, StaffSession, Tier,
 };
 pub use crate::db::outbox::OutboxEmail;
 pub use crate::db::tickets::Ticket;

@@ -47,7 +47,7 @@ diesel::table! {
 }
 
 diesel::joinable!(bookings -> ticket_tiers (tier_id));
-diesel::allow_tables_to_appear_in_same_query!(ticket_tiers, bookings, audit_log, refunds, admin_sessions);
+diesel::allow_tables_to_appear_in_same_query!(ticket_tiers, bookings, audit_log, refunds, staff_sessions);
 
 diesel::table! {
     refunds (booking_id) {
@@ -65,13 +65,13 @@ diesel::table! {
 }
 
 diesel::table! {
-    admin_sessions (id) {
+    staff_sessions (id) {
         id -> Text,
+        role -> Text,
         csrf -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
-        role -> Text,
     }
 }
 

@@ -10,6 +10,7 @@ mod json;
 pub mod methods;
 pub mod pages;
 pub mod session;
+pub mod staff;
 pub mod tickets;
 
 use std::sync::Arc;

@@ -26,5 +26,6 @@ mod refunds;
 mod rolling_restart;
 mod rush;
 mod security;
+mod staff;
 mod startup;
 mod tickets;

@@ -3,13 +3,10 @@
 use actix_web::HttpRequest;
 
 use crate::routes::AppState;
-use crate::routes::session::{Admin, Role, Session};
+use crate::routes::session::{Admin, Session};
 
 /// A signed-in admin.
 pub type AdminSession = Session<Admin>;
-
-pub const SESSION_COOKIE: &str = Admin::COOKIE;
-pub const SIGN_IN_COOKIE: &str = Admin::SIGN_IN_COOKIE;
 
 /// Who did it, for the audit log.
 pub fn actor(req: &HttpRequest, state: &AppState) -> String {
