@@ -30,7 +30,7 @@ pub use crate::db::models::{
 pub use crate::db::outbox::OutboxEmail;
 pub use crate::db::tickets::Ticket;
 pub use admin::{AdminError, Dashboard, TierFigures};
-pub use email::Resend;
+pub use email::{RESENDS_PER_DAY, Resend};
 pub use error::BookingError;
 pub use shop::{PoolState, Shop};
 pub use types::{CustomerName, Email, IdempotencyKey, InvalidInput, Quantity, Reference, TierId};

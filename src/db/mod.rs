@@ -10,6 +10,7 @@ pub mod models;
 pub mod outbox;
 mod pool;
 pub mod refunds;
+pub mod resends;
 pub mod reserve;
 pub mod schema;
 pub mod secrets;

@@ -116,3 +116,15 @@ diesel::joinable!(email_outbox -> bookings (booking_id));
 diesel::allow_tables_to_appear_in_same_query!(tickets, bookings);
 diesel::allow_tables_to_appear_in_same_query!(tickets, ticket_tiers);
 diesel::allow_tables_to_appear_in_same_query!(email_outbox, bookings);
+
+diesel::table! {
+    ticket_resends (booking_id) {
+        booking_id -> Text,
+        last_at -> BigInt,
+        day_started -> BigInt,
+        day_count -> Integer,
+    }
+}
+
+diesel::joinable!(ticket_resends -> bookings (booking_id));
+diesel::allow_tables_to_appear_in_same_query!(ticket_resends, bookings);

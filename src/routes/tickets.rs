@@ -103,6 +103,21 @@ pub async fn find(
             );
             Ok(response)
         }
+        Resend::DailyLimit { seconds } => {
+            let hours = seconds.div_ceil(3600);
+            let sentence = format!(
+                "Your tickets have been sent again {} times today, the most we send in a day. \
+                 You can ask again in about {hours} hour(s); the booking page always shows them.",
+                crate::booking::RESENDS_PER_DAY
+            );
+            let mut response =
+                find_page(StatusCode::TOO_MANY_REQUESTS, raw_reference, email, Some((false, sentence)))?;
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(seconds),
+            );
+            Ok(response)
+        }
         Resend::NoSuchBooking => no_match(),
     }
 }

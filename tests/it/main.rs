@@ -23,6 +23,7 @@ mod outage;
 mod pgbouncer;
 mod proxy;
 mod refunds;
+mod resend;
 mod rolling_restart;
 mod rush;
 mod security;
