@@ -21,6 +21,12 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    /// The thing asked for is not there any more (a refunded booking's calendar file).
+    #[error("{0}")]
+    Gone(String),
+    /// Not yet: the thing asked for depends on something still in progress.
+    #[error("{0}")]
+    Conflict(String),
     /// A known address asked with a method it does not take; the methods it takes.
     #[error("method not allowed (allowed: {0})")]
     MethodNotAllowed(String),
@@ -77,6 +83,8 @@ impl AppError {
             Self::BadRequest(why) => ("That request could not be read", why.clone()),
             Self::Unauthorized => ("Sign-in required", "Sign in first: the box office at /admin/login, door staff at /door/login.".into()),
             Self::Forbidden(why) => ("Not allowed", why.clone()),
+            Self::Gone(why) => ("No longer available", why.clone()),
+            Self::Conflict(why) => ("Not yet", why.clone()),
             Self::MethodNotAllowed(allow) => {
                 ("Method not allowed", format!("This address does not take that kind of request; it takes {allow}."))
             }
@@ -106,6 +114,8 @@ impl ResponseError for AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Gone(_) => StatusCode::GONE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,

@@ -6,6 +6,7 @@ mod common;
 
 mod abuse;
 mod admin;
+mod after_reset;
 mod api;
 mod booking;
 mod burst;
