@@ -130,7 +130,8 @@ impl ResponseError for AppError {
         let status = self.status_code();
         match self {
             Self::Internal(_) => log::error!("500: {}", chain(self)),
-            Self::Unavailable(_) => log::warn!("503: {}", chain(self)),
+            // During an outage every request fails alike: once a second, with a count.
+            Self::Unavailable(_) => crate::log_once::warn("503", || format!("503: {}", chain(self))),
             _ => {}
         }
         let (heading, message) = self.heading_and_message();

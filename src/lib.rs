@@ -16,6 +16,7 @@ pub mod drain;
 pub mod edges;
 pub mod error;
 pub mod event;
+pub mod log_once;
 pub mod mail;
 pub mod metrics;
 pub mod money;

@@ -21,7 +21,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.shop.ping().await {
         Ok(()) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready"),
         Err(e) => {
-            log::warn!("readiness check failed: {}", chain(&e));
+            crate::log_once::warn("readiness", || format!("readiness check failed: {}", chain(&e)));
             HttpResponse::ServiceUnavailable()
                 .content_type("text/plain; charset=utf-8")
                 .body("database unavailable")
@@ -53,7 +53,9 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     let seats = match state.shop.tiers().await {
         Ok(tiers) => tiers.into_iter().map(|t| (t.id, i64::from(t.available))).collect(),
         Err(e) => {
-            log::warn!("metrics: seat counts unavailable: {}", chain(&e));
+            crate::log_once::warn("metrics seats", || {
+                format!("metrics: seat counts unavailable: {}", chain(&e))
+            });
             Vec::new()
         }
     };

@@ -4,6 +4,7 @@
 //! state (so they run through PgBouncer in transaction mode).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use diesel::connection::{CacheSize, SimpleConnection};
 use diesel::prelude::*;
@@ -13,6 +14,9 @@ use r2d2::{ManageConnection, Pool};
 
 use super::{DbConnection, DbError, write_transaction};
 use crate::db::models::Tier;
+use crate::log_once;
+
+mod health;
 use crate::settings::{DatabaseUrl, Settings};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -121,10 +125,7 @@ impl ManageConnection for Manager {
     }
 }
 
-/// The pool handed to every request.
-pub type DbPool = Pool<Manager>;
-/// A connection checked out of the pool.
-pub type PooledConn = r2d2::PooledConnection<Manager>;
+pub use health::{DbPool, PooledConn};
 
 /// Applies SQLite's per-connection settings: WAL lets readers run beside the one writer,
 /// `busy_timeout` makes writers queue instead of failing with "database is locked".
@@ -148,11 +149,17 @@ impl r2d2::CustomizeConnection<DbConnection, diesel::r2d2::Error> for Connection
     }
 }
 
-/// Logs the pool's failures to open a connection with the database's own reason.
+/// Logs the pool's failures to open a connection with the database's own reason (once a
+/// second with a count: r2d2 retries several times a second while the database is away), and
+/// tells the pool's [`health::Health`] about them.
 #[derive(Debug)]
 struct LogConnectionErrors {
     url: String,
+    health: Arc<health::Health>,
 }
+
+/// The log kind of a failed connection attempt.
+const CONNECT_FAILED: &str = "database connection failed";
 
 impl r2d2::HandleError<diesel::r2d2::Error> for LogConnectionErrors {
     fn handle_error(&self, error: diesel::r2d2::Error) {
@@ -160,11 +167,16 @@ impl r2d2::HandleError<diesel::r2d2::Error> for LogConnectionErrors {
             diesel::r2d2::Error::QueryError(diesel::result::Error::DatabaseError(
                 diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
                 _,
-            )) => log::warn!("database {}: {READ_ONLY}; dropped from the pool", self.url),
+            )) => log_once::warn("database read-only", || {
+                format!("database {}: {READ_ONLY}; dropped from the pool", self.url)
+            }),
             diesel::r2d2::Error::ConnectionError(e) => {
-                log::error!("database connection to {} failed: {e}", self.url)
+                self.health.failed();
+                log_once::error(CONNECT_FAILED, || format!("database connection to {} failed: {e}", self.url))
             }
-            e => log::error!("database {}: pooled connection unusable: {e}", self.url),
+            e => log_once::error("database connection unusable", || {
+                format!("database {}: pooled connection unusable: {e}", self.url)
+            }),
         }
     }
 }
@@ -185,14 +197,17 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
     // One connection first, so that a refusal is reported as itself rather than as the
     // pool's "timed out waiting for connection".
     manager.establish().map_err(|e| DbError::Connect(format!("cannot connect to {redacted}: {e}")))?;
-    Pool::builder()
+    let health = Arc::new(health::Health::default());
+    let pool = Pool::builder()
         .max_size(settings.db_pool_size)
         .min_idle(Some(1))
         .connection_timeout(settings.db_pool_timeout)
         .connection_customizer(Box::new(ConnectionSetup))
-        .error_handler(Box::new(LogConnectionErrors { url: redacted }))
+        .error_handler(Box::new(LogConnectionErrors { url: redacted, health: health.clone() }))
+        .event_handler(Box::new(health::TrackConnections(health.clone())))
         .build(manager)
-        .map_err(DbError::from)
+        .map_err(DbError::from)?;
+    Ok(DbPool::new(pool, health))
 }
 
 /// Migrates and seeds, once, even when several processes start together. Uses

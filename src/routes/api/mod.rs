@@ -41,7 +41,7 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match &e {
             AppError::Unavailable(_) => {
-                log::warn!("api 503: {}", chain(&e));
+                crate::log_once::warn("api 503", || format!("api 503: {}", chain(&e)));
                 let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable");
                 err.retry_after = Some(2);
                 err
