@@ -146,3 +146,18 @@ async fn with_metrics_token_set_metrics_need_the_bearer_token() {
     let open = spawn_app(Backend::Sqlite, &[]).await;
     assert_eq!(open.get("/metrics").await.status, 200, "unset: open as before");
 }
+
+#[actix_rt::test]
+async fn an_ipv6_public_base_url_works_for_links_calendars_and_the_origin_check() {
+    let app = spawn_app(Backend::Sqlite, &[("PUBLIC_BASE_URL", "http://[::1]:8080/")]).await;
+    let body = serde_urlencoded::to_string(form("vip", "1")).unwrap();
+    let booked = app
+        .post_raw("/bookings", "application/x-www-form-urlencoded", body, &[("Origin", "http://[::1]:8080")])
+        .await;
+    assert_eq!(booked.status, 303, "{}", booked.body);
+    let reference = booked.reference().unwrap();
+    let calendar = app.get(&format!("/bookings/{reference}/calendar.ics")).await;
+    assert_eq!(calendar.status, 200);
+    assert!(calendar.body.contains(&format!("UID:{reference}@[::1]\r\n")), "{}", calendar.body);
+    assert!(calendar.body.contains(&format!("http://[::1]:8080/bookings/{reference}")), "{}", calendar.body);
+}
