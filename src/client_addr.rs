@@ -1,9 +1,10 @@
 //! Who is asking: the client's address and scheme. Straight on the internet that is the TCP
 //! peer and plain `http`. Behind a proxy of ours (`TRUST_FORWARDED_FOR=true`) it is the last
 //! hop of exactly one header, the one that proxy writes (`FORWARDED_HEADER`: `X-Forwarded-For`
-//! by default, or the standard `Forwarded`), and `X-Forwarded-Proto`. The other header is
-//! ignored whatever it says, so a client cannot pick its own rate-limit key or audit address
-//! by sending the header the proxy does not overwrite.
+//! by default, or the standard `Forwarded`), and the scheme it writes in the same family
+//! (`X-Forwarded-Proto`, or `proto=` in `Forwarded`). The other header is ignored whatever it
+//! says, so a client cannot pick its own rate-limit key or audit address by sending the header
+//! the proxy does not overwrite.
 
 use std::net::IpAddr;
 
@@ -68,13 +69,21 @@ impl ClientAddr {
         hop.as_deref().and_then(parse_hop).unwrap_or(peer)
     }
 
-    /// `https` when a trusted proxy says the client used it (`X-Forwarded-Proto`, last value),
-    /// else `http`: this server does not speak TLS itself, and an untrusted client's claim
-    /// is ignored.
+    /// `https` when a trusted proxy says the client used it, else `http`: this server does not
+    /// speak TLS itself, and an untrusted client's claim is ignored. The proxy says it in the
+    /// header family it writes: `X-Forwarded-Proto` (last value) beside `X-Forwarded-For`, or
+    /// `proto=` of the last `Forwarded` element.
     pub fn scheme(&self, req: &HttpRequest) -> &'static str {
-        let https = self.trust_proxy
-            && last_element(req, "x-forwarded-proto").is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
-        if https { "https" } else { "http" }
+        if !self.trust_proxy {
+            return "http";
+        }
+        let proto = match self.header {
+            ForwardedHeader::XForwardedFor => last_element(req, "x-forwarded-proto"),
+            ForwardedHeader::Forwarded => {
+                last_element(req, "forwarded").and_then(|element| forwarded_param(&element, "proto"))
+            }
+        };
+        if proto.is_some_and(|p| p.eq_ignore_ascii_case("https")) { "https" } else { "http" }
     }
 }
 
@@ -172,6 +181,9 @@ mod tests {
         assert_eq!(trusted.scheme(&req), "https");
         assert_eq!(trusted.scheme(&request(&[])), "http");
         assert_eq!(trusted.scheme(&request(&[("X-Forwarded-Proto", "https, http")])), "http");
+        let forwarded = ClientAddr { trust_proxy: true, header: ForwardedHeader::Forwarded };
+        assert_eq!(forwarded.scheme(&request(&[("Forwarded", "for=1.2.3.4;proto=https")])), "https");
+        assert_eq!(forwarded.scheme(&request(&[("X-Forwarded-Proto", "https")])), "http", "not its header");
     }
 
     #[test]

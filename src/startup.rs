@@ -261,7 +261,11 @@ async fn record_metrics(
     let method = req.method().to_string();
     let response = next.call(req).await?;
     if let Some(metrics) = metrics {
-        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+        let route = response
+            .request()
+            .match_pattern()
+            .filter(|p| !methods::is_catch_all(p))
+            .unwrap_or_else(|| "unmatched".into());
         metrics.observe_request(&method, &route, response.status().as_u16(), started.elapsed());
     }
     Ok(response)

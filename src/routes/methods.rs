@@ -37,6 +37,15 @@ pub enum Words {
     Json,
 }
 
+/// The catch-all resource's pattern (under a scope, its prefix comes first).
+pub const CATCH_ALL: &str = "/{tail:.*}";
+
+/// True for the route pattern of the catch-all: no route of the shop answered (metrics label
+/// such requests `unmatched`).
+pub fn is_catch_all(pattern: &str) -> bool {
+    pattern.ends_with(CATCH_ALL)
+}
+
 /// The catch-all resource to register after every other one (in the app, and in a scope).
 pub fn fallback(
     words: Words,
@@ -49,7 +58,7 @@ pub fn fallback(
         InitError = (),
     >,
 > {
-    web::resource("/{tail:.*}").wrap(from_fn(move |req, next| answer(words, req, next)))
+    web::resource(CATCH_ALL).wrap(from_fn(move |req, next| answer(words, req, next)))
 }
 
 async fn answer(

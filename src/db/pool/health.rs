@@ -9,8 +9,10 @@
 //! waited one pool timeout each: 1 s, 2 s, 3 s… It was the pool timeout, not the connect
 //! timeout.
 //!
-//! So the pool keeps score: the time of the last failed and the last successful connection
-//! attempt (r2d2 keeps retrying in the background while the database is away). While the last
+//! So the pool keeps score: the order of the last failed and the last successful connection
+//! attempt (r2d2 keeps retrying in the background while the database is away). A server that
+//! answers but is read-only (a switchover in progress) does not count as a failure: requests
+//! wait for the promotion as before. While the last
 //! attempt failed, a request takes an idle connection if there is one and otherwise fails at
 //! once; the first request of an outage notices within [`SLICE`]. A busy but healthy pool
 //! still waits the full timeout for a connection to come back.

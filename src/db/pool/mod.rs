@@ -171,7 +171,12 @@ impl r2d2::HandleError<diesel::r2d2::Error> for LogConnectionErrors {
                 format!("database {}: {READ_ONLY}; dropped from the pool", self.url)
             }),
             diesel::r2d2::Error::ConnectionError(e) => {
-                self.health.failed();
+                // A server that answers but takes no writes (`target_session_attrs=read-write`
+                // during a switchover) is a failover in progress, worth waiting the pool
+                // timeout for; anything else (refused, reset, unknown host) is an outage.
+                if !e.to_string().contains("session is read-only") {
+                    self.health.failed();
+                }
                 log_once::error(CONNECT_FAILED, || format!("database connection to {} failed: {e}", self.url))
             }
             e => log_once::error("database connection unusable", || {
