@@ -195,23 +195,11 @@ impl Settings {
             });
         }
 
-        // Each one as browsers send it in `Origin` (the `url` crate's serialization: lowercase
-        // host, no default port, no path).
-        let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")
-            .unwrap_or_else(|| "http://localhost:5173,http://127.0.0.1:5173".into())
-            .split(',')
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .map(|o| match url::Url::parse(o) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.path() == "/" => {
-                    Ok(url.origin().ascii_serialization())
-                }
-                _ => Err(SettingsError {
-                    variable: "CORS_ALLOWED_ORIGINS",
-                    fault: format!("{o:?} is not an http(s) origin"),
-                }),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let cors_allowed_origins = values::cors_origins(
+            &get("CORS_ALLOWED_ORIGINS")
+                .unwrap_or_else(|| "http://localhost:5173,http://127.0.0.1:5173".into()),
+        )
+        .map_err(|fault| SettingsError { variable: "CORS_ALLOWED_ORIGINS", fault })?;
 
         let rate_limit_bookings_per_min =
             parse("RATE_LIMIT_BOOKINGS_PER_MIN", get("RATE_LIMIT_BOOKINGS_PER_MIN"), 60)?;

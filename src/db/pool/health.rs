@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Manager;
+use crate::log_once;
 
 /// How often a waiting request looks whether the database has started refusing.
 pub const SLICE: Duration = Duration::from_millis(50);
@@ -70,10 +71,47 @@ impl r2d2::HandleEvent for TrackConnections {
     fn handle_acquire(&self, _event: r2d2::event::AcquireEvent) {
         let failed = self.0.succeeded();
         if failed > 0 {
-            let left_out = crate::log_once::take(super::CONNECT_FAILED);
+            let left_out = log_once::take(CONNECT_FAILED);
             log::info!(
                 "database reachable again after {failed} failed connection attempt(s) ({left_out} not logged)"
             );
+        }
+    }
+}
+
+/// Logs the pool's failures to open a connection with the database's own reason (once a
+/// second with a count: r2d2 retries several times a second while the database is away), and
+/// tells the pool's [`Health`] about them.
+#[derive(Debug)]
+pub(super) struct LogConnectionErrors {
+    pub url: String,
+    pub health: Arc<Health>,
+}
+
+/// The log kind of a failed connection attempt.
+pub(super) const CONNECT_FAILED: &str = "database connection failed";
+
+impl r2d2::HandleError<diesel::r2d2::Error> for LogConnectionErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        match error {
+            diesel::r2d2::Error::QueryError(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
+                _,
+            )) => log_once::warn("database read-only", || {
+                format!("database {}: {}; dropped from the pool", self.url, super::READ_ONLY)
+            }),
+            diesel::r2d2::Error::ConnectionError(e) => {
+                // A server that answers but takes no writes (`target_session_attrs=read-write`
+                // during a switchover) is a failover in progress, worth waiting the pool
+                // timeout for; anything else (refused, reset, unknown host) is an outage.
+                if !e.to_string().contains("session is read-only") {
+                    self.health.failed();
+                }
+                log_once::error(CONNECT_FAILED, || format!("database connection to {} failed: {e}", self.url))
+            }
+            e => log_once::error("database connection unusable", || {
+                format!("database {}: pooled connection unusable: {e}", self.url)
+            }),
         }
     }
 }

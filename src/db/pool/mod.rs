@@ -14,7 +14,6 @@ use r2d2::{ManageConnection, Pool};
 
 use super::{DbConnection, DbError, write_transaction};
 use crate::db::models::Tier;
-use crate::log_once;
 
 mod health;
 use crate::settings::{DatabaseUrl, Settings};
@@ -149,43 +148,6 @@ impl r2d2::CustomizeConnection<DbConnection, diesel::r2d2::Error> for Connection
     }
 }
 
-/// Logs the pool's failures to open a connection with the database's own reason (once a
-/// second with a count: r2d2 retries several times a second while the database is away), and
-/// tells the pool's [`health::Health`] about them.
-#[derive(Debug)]
-struct LogConnectionErrors {
-    url: String,
-    health: Arc<health::Health>,
-}
-
-/// The log kind of a failed connection attempt.
-const CONNECT_FAILED: &str = "database connection failed";
-
-impl r2d2::HandleError<diesel::r2d2::Error> for LogConnectionErrors {
-    fn handle_error(&self, error: diesel::r2d2::Error) {
-        match error {
-            diesel::r2d2::Error::QueryError(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
-                _,
-            )) => log_once::warn("database read-only", || {
-                format!("database {}: {READ_ONLY}; dropped from the pool", self.url)
-            }),
-            diesel::r2d2::Error::ConnectionError(e) => {
-                // A server that answers but takes no writes (`target_session_attrs=read-write`
-                // during a switchover) is a failover in progress, worth waiting the pool
-                // timeout for; anything else (refused, reset, unknown host) is an outage.
-                if !e.to_string().contains("session is read-only") {
-                    self.health.failed();
-                }
-                log_once::error(CONNECT_FAILED, || format!("database connection to {} failed: {e}", self.url))
-            }
-            e => log_once::error("database connection unusable", || {
-                format!("database {}: pooled connection unusable: {e}", self.url)
-            }),
-        }
-    }
-}
-
 const READ_ONLY: &str = "a pooled connection's server is read-only (a standby, or a demoted primary)";
 
 /// Builds the pool for `settings.database_url`, creating the SQLite file's folder if needed.
@@ -208,7 +170,7 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
         .min_idle(Some(1))
         .connection_timeout(settings.db_pool_timeout)
         .connection_customizer(Box::new(ConnectionSetup))
-        .error_handler(Box::new(LogConnectionErrors { url: redacted, health: health.clone() }))
+        .error_handler(Box::new(health::LogConnectionErrors { url: redacted, health: health.clone() }))
         .event_handler(Box::new(health::TrackConnections(health.clone())))
         .build(manager)
         .map_err(DbError::from)?;
