@@ -22,6 +22,15 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    /// The thing asked for is not there any more (a refunded booking's calendar file).
+    #[error("{0}")]
+    Gone(String),
+    /// Not yet: the thing asked for depends on something still in progress.
+    #[error("{0}")]
+    Conflict(String),
+    /// A known address asked with a method it does not take; the methods it takes.
+    #[error("method not allowed (allowed: {0})")]
+    MethodNotAllowed(String),
     #[error("request body larger than 16 KiB")]
     PayloadTooLarge,
     /// The body did not arrive within `CLIENT_BODY_TIMEOUT_SECS`.
@@ -83,6 +92,11 @@ impl AppError {
             Self::BadRequest(why) => ("That request could not be read", why.clone()),
             Self::Unauthorized => ("Sign-in required", "Sign in first: the box office at /admin/login, door staff at /door/login.".into()),
             Self::Forbidden(why) => ("Not allowed", why.clone()),
+            Self::Gone(why) => ("No longer available", why.clone()),
+            Self::Conflict(why) => ("Not yet", why.clone()),
+            Self::MethodNotAllowed(allow) => {
+                ("Method not allowed", format!("This address does not take that kind of request; it takes {allow}."))
+            }
             Self::PayloadTooLarge => ("Too much data", "The request was larger than 16 KiB and was not read.".into()),
             Self::RequestTimeout => ("Too slow", "The request took too long to arrive and was not read.".into()),
             Self::UnsupportedMediaType(why) => ("Unsupported content type", why.clone()),
@@ -109,6 +123,9 @@ impl ResponseError for AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Gone(_) => StatusCode::GONE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -122,7 +139,8 @@ impl ResponseError for AppError {
         let status = self.status_code();
         match self {
             Self::Internal(_) => log::error!("500: {}", chain(self)),
-            Self::Unavailable(_) => log::warn!("503: {}", chain(self)),
+            // During an outage every request fails alike: once a second, with a count.
+            Self::Unavailable(_) => crate::log_once::warn("503", || format!("503: {}", chain(self))),
             _ => {}
         }
         let (heading, message) = self.heading_and_message();

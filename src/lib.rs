@@ -10,12 +10,15 @@
 pub mod backup;
 pub mod booking;
 pub mod cli;
+pub mod client_addr;
 pub mod clock;
 pub mod connections;
 pub mod db;
 pub mod drain;
+pub mod edges;
 pub mod error;
 pub mod event;
+pub mod log_once;
 pub mod mail;
 pub mod metrics;
 pub mod money;

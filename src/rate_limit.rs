@@ -1,5 +1,6 @@
-//! Per-client rate limits (token buckets in process memory) and the client address they key
-//! on. Each process limits on its own: behind a load balancer with N processes a client gets
+//! Per-client rate limits (token buckets in process memory) and the key they count under
+//! ([`client_key`]: an IPv4 address, or an IPv6 client's /64; the address itself comes from
+//! `client_addr`). The door counts per signed-in session instead. Each process limits on its own: behind a load balancer with N processes a client gets
 //! up to N times the limit, which is fine for the abuse this guards against (scripts hammering
 //! "Book", guessing the admin password or booking references).
 //!
@@ -9,11 +10,14 @@
 //! minute has refilled, so forgetting it loses nothing), or early when a shard is full.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
+
+use crate::client_addr::ClientAddr;
 
 const SHARDS: usize = 32;
 /// Buckets kept per shard and generation: 32 × 2 × 4,096 ≈ 262,000 clients at most.
@@ -21,12 +25,12 @@ const MAX_PER_SHARD: usize = 4096;
 /// A generation's lifetime: the time a bucket takes to refill completely.
 const GENERATION: Duration = Duration::from_secs(60);
 
-/// A token bucket per client address: `per_minute` requests, refilled evenly, bursts up to
-/// `per_minute`. Zero turns the limit off.
+/// A token bucket per key (a client's [`client_key`], or a door session): `per_minute`
+/// requests, refilled evenly, bursts up to `per_minute`. Zero turns the limit off.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = IpAddr> {
     per_minute: u32,
-    shards: Vec<Mutex<Shard>>,
+    shards: Vec<Mutex<Shard<K>>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -36,13 +40,13 @@ struct Bucket {
 }
 
 #[derive(Debug)]
-struct Shard {
-    current: HashMap<IpAddr, Bucket>,
-    previous: HashMap<IpAddr, Bucket>,
+struct Shard<K> {
+    current: HashMap<K, Bucket>,
+    previous: HashMap<K, Bucket>,
     started: Instant,
 }
 
-impl Shard {
+impl<K> Shard<K> {
     fn rotate_if_due(&mut self, now: Instant) {
         if now.duration_since(self.started) >= GENERATION || self.current.len() >= MAX_PER_SHARD {
             self.previous = std::mem::take(&mut self.current);
@@ -51,7 +55,7 @@ impl Shard {
     }
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq> RateLimiter<K> {
     pub fn new(per_minute: u32) -> Self {
         let now = Instant::now();
         let shard = || Mutex::new(Shard { current: HashMap::new(), previous: HashMap::new(), started: now });
@@ -59,24 +63,24 @@ impl RateLimiter {
     }
 
     /// Takes one token for `client`; `Err(seconds)` says how long until the next one.
-    pub fn check(&self, client: IpAddr) -> Result<(), u64> {
+    pub fn check(&self, client: K) -> Result<(), u64> {
         self.check_at(client, Instant::now())
     }
 
-    fn shard_of(client: IpAddr) -> usize {
-        use std::hash::{Hash, Hasher};
+    fn shard_of(client: &K) -> usize {
+        use std::hash::Hasher;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         client.hash(&mut hasher);
         hasher.finish() as usize % SHARDS
     }
 
-    fn check_at(&self, client: IpAddr, now: Instant) -> Result<(), u64> {
+    fn check_at(&self, client: K, now: Instant) -> Result<(), u64> {
         if self.per_minute == 0 {
             return Ok(());
         }
         let capacity = f64::from(self.per_minute);
         let per_second = capacity / 60.0;
-        let Ok(mut shard) = self.shards[Self::shard_of(client)].lock() else {
+        let Ok(mut shard) = self.shards[Self::shard_of(&client)].lock() else {
             return Ok(()); // a poisoned lock must not take the shop down
         };
         shard.rotate_if_due(now);
@@ -104,55 +108,20 @@ impl RateLimiter {
     }
 }
 
-/// Parses one hop of `X-Forwarded-For` or `Forwarded: for=`: `ip`, `ip:port`, `[v6]` or
-/// `[v6]:port`, optionally quoted.
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    let hop = hop.trim().trim_matches('"');
-    if let Ok(ip) = hop.parse::<IpAddr>() {
-        return Some(ip);
+/// The key an address is limited under: an IPv4 address as it is, an IPv6 client by its /64
+/// (one subscriber's network: whoever holds a /64 has 2^64 addresses, so keying by /128 would
+/// hand out unlimited budgets). An IPv4-mapped IPv6 address counts as the IPv4 address.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
     }
-    if let Some(rest) = hop.strip_prefix('[') {
-        return rest.split(']').next()?.parse().ok();
-    }
-    // `v4:port` (a bare v6 address has several colons and parsed above).
-    let (ip, port) = hop.rsplit_once(':')?;
-    port.parse::<u16>().ok()?;
-    ip.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
-}
-
-/// The last hop a proxy of ours wrote: the standard `Forwarded: for=` header if present, else
-/// `X-Forwarded-For`. `None` if that last hop does not parse (never an earlier entry, which the
-/// client may have written).
-fn forwarded_client(req: &HttpRequest) -> Option<IpAddr> {
-    let headers = req.headers();
-    let last = |name: &str, split: char| {
-        headers
-            .get_all(name)
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(split))
-            .last()
-            .map(str::to_owned)
-    };
-    if let Some(element) = last("Forwarded", ',') {
-        let value = element.split(';').find_map(|pair| {
-            let (key, value) = pair.split_once('=')?;
-            key.trim().eq_ignore_ascii_case("for").then(|| value.to_owned())
-        })?;
-        return parse_hop(&value);
-    }
-    parse_hop(&last("X-Forwarded-For", ',')?)
-}
-
-/// The client's address: the TCP peer, or, when `trust_forwarded_for` is set, the last hop
-/// of `Forwarded` / `X-Forwarded-For` (the one your own proxy appended; earlier entries are
-/// whatever the client claimed and are ignored). A last hop that does not parse falls back to
-/// the peer.
-pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> IpAddr {
-    let peer = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    if trust_forwarded_for {
-        return forwarded_client(req).unwrap_or(peer);
-    }
-    peer
 }
 
 /// The limits the server enforces.
@@ -160,16 +129,20 @@ pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> IpAddr {
 pub struct Limits {
     pub bookings: RateLimiter,
     pub sign_in: RateLimiter,
-    /// Admin (and door) POSTs.
+    /// Admin POSTs, per client address.
     pub admin: RateLimiter,
+    /// Door POSTs, per signed-in door session (`RATE_LIMIT_DOOR_PER_MIN`): phones behind one
+    /// venue NAT each have their own budget, and the door never spends the box office's.
+    pub door: RateLimiter<String>,
     /// Booking reference lookups, on the page and in the API.
     pub lookups: RateLimiter,
-    pub trust_forwarded_for: bool,
+    /// Where the client's address comes from.
+    pub client: ClientAddr,
 }
 
 impl Limits {
     fn check(&self, limiter: &RateLimiter, req: &HttpRequest) -> Result<(), u64> {
-        limiter.check(client_ip(req, self.trust_forwarded_for))
+        limiter.check(client_key(self.client.of(req)))
     }
 
     /// Checks the booking limit for this request.
@@ -187,6 +160,11 @@ impl Limits {
         self.check(&self.admin, req)
     }
 
+    /// Checks the door limit of the door session `session_id`.
+    pub fn door(&self, session_id: &str) -> Result<(), u64> {
+        self.door.check(session_id.to_owned())
+    }
+
     /// Checks the reference lookup limit for this request.
     pub fn lookup(&self, req: &HttpRequest) -> Result<(), u64> {
         self.check(&self.lookups, req)
@@ -196,7 +174,6 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
 
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
     const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
@@ -251,29 +228,37 @@ mod tests {
         }
     }
 
-    fn client(headers: &[(&str, &str)]) -> IpAddr {
-        let mut req = TestRequest::default().peer_addr("192.0.2.1:4000".parse().unwrap());
-        for (k, v) in headers {
-            req = req.append_header((*k, *v));
-        }
-        client_ip(&req.to_http_request(), true)
+    #[test]
+    fn an_ipv6_client_is_keyed_by_its_64_and_ipv4_by_its_address() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(client_key(ip("2001:db8:1:2::1")), ip("2001:db8:1:2::"));
+        assert_eq!(client_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")), ip("2001:db8:1:2::"));
+        assert_ne!(client_key(ip("2001:db8:1:3::1")), client_key(ip("2001:db8:1:2::1")));
+        assert_eq!(client_key(ip("203.0.113.7")), ip("203.0.113.7"));
+        assert_ne!(client_key(ip("203.0.113.7")), client_key(ip("203.0.113.8")));
+        assert_eq!(client_key(ip("::ffff:203.0.113.7")), ip("203.0.113.7"), "v4-mapped is the v4 client");
+        assert_eq!(client_key(ip("::1")), ip("::"));
     }
 
     #[test]
-    fn the_last_forwarded_hop_is_read_in_every_form() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(client(&[("X-Forwarded-For", "1.1.1.1, 203.0.113.7")]), ip("203.0.113.7"));
-        assert_eq!(client(&[("X-Forwarded-For", "1.1.1.1, 203.0.113.7:51234")]), ip("203.0.113.7"));
-        assert_eq!(client(&[("X-Forwarded-For", "1.1.1.1, [2001:db8::7]:443")]), ip("2001:db8::7"));
-        assert_eq!(client(&[("X-Forwarded-For", "2001:db8::8")]), ip("2001:db8::8"));
-        assert_eq!(
-            client(&[("Forwarded", "for=1.1.1.1, for=\"[2001:db8::9]:80\";proto=https")]),
-            ip("2001:db8::9")
-        );
-        assert_eq!(client(&[("Forwarded", "for=198.51.100.4:9999")]), ip("198.51.100.4"));
-        // An unparseable last hop never falls back to an earlier, client-written entry.
-        assert_eq!(client(&[("X-Forwarded-For", "1.1.1.1, garbage")]), ip("192.0.2.1"));
-        assert_eq!(client(&[("Forwarded", "for=1.1.1.1, for=unknown")]), ip("192.0.2.1"));
-        assert_eq!(client(&[]), ip("192.0.2.1"));
+    fn one_64_shares_one_budget() {
+        let limiter = RateLimiter::new(5);
+        let t0 = Instant::now();
+        let answers: Vec<bool> = (1..=10u16)
+            .map(|i| {
+                let ip = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, i));
+                limiter.check_at(client_key(ip), t0).is_ok()
+            })
+            .collect();
+        assert_eq!(answers.iter().filter(|ok| **ok).count(), 5, "{answers:?}");
+    }
+
+    #[test]
+    fn door_sessions_have_budgets_of_their_own() {
+        let limiter: RateLimiter<String> = RateLimiter::new(2);
+        let t0 = Instant::now();
+        assert!(limiter.check_at("a".into(), t0).is_ok() && limiter.check_at("a".into(), t0).is_ok());
+        assert!(limiter.check_at("a".into(), t0).is_err());
+        assert!(limiter.check_at("b".into(), t0).is_ok());
     }
 }

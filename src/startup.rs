@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::booking::Shop;
+use crate::client_addr::ClientAddr;
 use crate::connections::{self, ConnectionCounter};
 use crate::db::{self, DbError};
 use crate::drain::{Draining, unready_while_draining, watch_signals};
@@ -14,7 +15,7 @@ use crate::metrics::Metrics;
 use crate::payment::{Ledger, PaymentGateway, SimulatedGateway};
 use crate::rate_limit::{Limits, RateLimiter};
 use crate::request_id;
-use crate::routes::{self, AppState};
+use crate::routes::{self, AppState, methods};
 use crate::settings::Settings;
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
@@ -87,7 +88,11 @@ impl Application {
             sign_in: RateLimiter::new(settings.rate_limit_signin_per_min),
             admin: RateLimiter::new(settings.rate_limit_admin_per_min),
             lookups: RateLimiter::new(settings.rate_limit_lookups_per_min),
-            trust_forwarded_for: settings.trust_forwarded_for,
+            door: RateLimiter::new(settings.edges.rate_limit_door_per_min),
+            client: ClientAddr {
+                trust_proxy: settings.trust_forwarded_for,
+                header: settings.edges.forwarded_header,
+            },
         };
         let cookie_key = Key::derive_from(session_secret.as_bytes());
         let state = web::Data::new(AppState {
@@ -114,6 +119,8 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(draining_flag.clone())
+                // Innermost: HEAD is routed as GET (logs and metrics still say HEAD).
+                .wrap(from_fn(methods::head_as_get))
                 .wrap(from_fn(unready_while_draining))
                 .wrap(from_fn(record_metrics))
                 .wrap(security_headers())
@@ -195,6 +202,7 @@ pub fn routes_config(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
             .service(routes::api::tickets)
             .service(routes::api::create_booking)
             .service(routes::api::show_booking)
+            .service(methods::fallback(methods::Words::Json))
             .default_service(web::to(routes::api::not_found)),
     )
     .service(routes::pages::index)
@@ -222,6 +230,8 @@ pub fn routes_config(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
     .service(routes::health::metrics)
     .service(routes::assets::serve)
     .service(routes::assets::favicon)
+    // Last: a known path with another method is a 405 with `Allow`, an unknown one a 404.
+    .service(methods::fallback(methods::Words::Page))
     .default_service(web::to(not_found));
 }
 
@@ -261,7 +271,11 @@ async fn record_metrics(
     let method = req.method().to_string();
     let response = next.call(req).await?;
     if let Some(metrics) = metrics {
-        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+        let route = response
+            .request()
+            .match_pattern()
+            .filter(|p| !methods::is_catch_all(p))
+            .unwrap_or_else(|| "unmatched".into());
         metrics.observe_request(&method, &route, response.status().as_u16(), started.elapsed());
     }
     Ok(response)

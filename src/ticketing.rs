@@ -39,14 +39,10 @@ impl TicketingSettings {
         let fault = |variable: &'static str, fault: &str| SettingsError { variable, fault: fault.into() };
         let public_base_url = match get("PUBLIC_BASE_URL") {
             None => None,
-            Some(url) => {
-                let url = url.trim().trim_end_matches('/').to_owned();
-                let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-                if rest.is_none_or(|host| host.is_empty() || host.contains(char::is_whitespace)) {
-                    return Err(fault("PUBLIC_BASE_URL", "must be an http:// or https:// address"));
-                }
-                Some(url)
-            }
+            Some(url) => Some(
+                public_base_url(&url)
+                    .ok_or_else(|| fault("PUBLIC_BASE_URL", "must be an http:// or https:// address"))?,
+            ),
         };
         let ticket_secret = match get("TICKET_SECRET") {
             Some(s) if s.len() < 32 => return Err(fault("TICKET_SECRET", "must be at least 32 characters")),
@@ -107,6 +103,20 @@ impl TicketingSettings {
     }
 }
 
+/// Checks `PUBLIC_BASE_URL` with the `url` crate: http or https, a host, no user, query or
+/// fragment. Returns it as given, without a trailing slash.
+fn public_base_url(text: &str) -> Option<String> {
+    let text = text.trim().trim_end_matches('/');
+    let url = url::Url::parse(text).ok()?;
+    let fine = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    fine.then(|| text.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,9 +143,14 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(s.public_base_url.as_deref(), Some("https://tickets.example.com"));
+        let v6 = parse(&[("PUBLIC_BASE_URL", "http://[::1]:3000")]).expect("an IPv6 literal");
+        assert_eq!(v6.public_base_url.as_deref(), Some("http://[::1]:3000"));
         assert!(format!("{s:?}").contains("REDACTED") && !format!("{s:?}").contains("u:p@"));
         for (variable, value) in [
             ("PUBLIC_BASE_URL", "tickets.example.com"),
+            ("PUBLIC_BASE_URL", "ftp://tickets.example.com"),
+            ("PUBLIC_BASE_URL", "https://tickets example.com"),
+            ("PUBLIC_BASE_URL", "https://tickets.example.com/?x=1"),
             ("SMTP_URL", "http://mail.example.com"),
             ("EMAIL_FROM", "not an address"),
             ("TICKET_SECRET", "short"),

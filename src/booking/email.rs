@@ -13,6 +13,7 @@ use super::refunds::backoff;
 use crate::clock::now_millis;
 use crate::db::models::{Booking, BookingStatus, Refund, Tier};
 use crate::db::outbox::{KIND_TICKETS, OutboxEmail};
+use crate::db::resends::{DAY_MS, TicketResend};
 use crate::db::tickets::Ticket;
 use crate::db::{DbConnection, DbError, write_transaction};
 use crate::mail::{EmailFacts, Mail, compose};
@@ -22,6 +23,8 @@ use crate::metrics::EmailOutcome;
 const BATCH: i64 = 10;
 /// "Send my tickets again" at most this often per booking.
 pub const RESEND_EVERY: Duration = Duration::from_secs(60);
+/// "Send my tickets again" at most this many times in 24 hours per booking.
+pub const RESENDS_PER_DAY: i32 = 5;
 
 /// What "send my tickets again" did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +34,11 @@ pub enum Resend {
     NoSuchBooking,
     /// Asked too recently; try again in this many seconds.
     TooSoon {
+        seconds: u64,
+    },
+    /// Sent again [`RESENDS_PER_DAY`] times within 24 hours; the next may go in this many
+    /// seconds.
+    DailyLimit {
         seconds: u64,
     },
 }
@@ -158,7 +166,9 @@ impl Shop {
     }
 
     /// "Send my tickets again": queues the tickets email of the confirmed booking with this
-    /// reference and email address, at most once per [`RESEND_EVERY`].
+    /// reference and email address, at most once per [`RESEND_EVERY`] (counting the
+    /// confirmation itself) and [`RESENDS_PER_DAY`] times a day, for every process at once:
+    /// one conditional update of the booking's `ticket_resends` row decides.
     pub async fn resend_tickets(
         &self,
         reference: super::Reference,
@@ -166,26 +176,24 @@ impl Shop {
     ) -> Result<Resend, DbError> {
         let result = self
             .with_conn(move |c| {
+                let Some(booking) = Booking::by_reference(c, reference.as_str())? else {
+                    return Ok(Resend::NoSuchBooking);
+                };
+                if booking.status != BookingStatus::Confirmed
+                    || !booking.customer_email.eq_ignore_ascii_case(email.trim())
+                {
+                    return Ok(Resend::NoSuchBooking);
+                }
+                TicketResend::ensure(c, &booking.id)?;
                 write_transaction(c, |c| -> Result<Resend, DbError> {
                     let now = now_millis();
-                    let Some(booking) = Booking::by_reference(c, reference.as_str())? else {
-                        return Ok(Resend::NoSuchBooking);
-                    };
-                    if booking.status != BookingStatus::Confirmed
-                        || !booking.customer_email.eq_ignore_ascii_case(email.trim())
-                    {
-                        return Ok(Resend::NoSuchBooking);
+                    let every = RESEND_EVERY.as_millis() as i64;
+                    if TicketResend::claim(c, &booking.id, now, every, RESENDS_PER_DAY)? {
+                        OutboxEmail::queued(&booking.id, KIND_TICKETS, &booking.customer_email, now)
+                            .insert(c)?;
+                        return Ok(Resend::Queued);
                     }
-                    let last = OutboxEmail::for_booking(c, &booking.id)?
-                        .into_iter()
-                        .find(|e| e.kind == KIND_TICKETS)
-                        .map_or(0, |e| e.created_at);
-                    let wait = last + RESEND_EVERY.as_millis() as i64 - now;
-                    if wait > 0 {
-                        return Ok(Resend::TooSoon { seconds: (wait as u64).div_ceil(1000) });
-                    }
-                    OutboxEmail::queued(&booking.id, KIND_TICKETS, &booking.customer_email, now).insert(c)?;
-                    Ok(Resend::Queued)
+                    why_not(c, &booking.id, now)
                 })
             })
             .await?;
@@ -194,4 +202,25 @@ impl Shop {
         }
         Ok(result)
     }
+}
+
+/// Why a resend was not taken: the window's budget is spent, or the last tickets email is too
+/// recent; with the seconds until the next one may go.
+fn why_not(c: &mut DbConnection, booking_id: &str, now: i64) -> Result<Resend, DbError> {
+    let row = TicketResend::find(c, booking_id)?;
+    let seconds = |at: i64| ((at - now).max(1) as u64).div_ceil(1000);
+    if let Some(row) = &row
+        && row.day_started > now - DAY_MS
+        && row.day_count >= RESENDS_PER_DAY
+    {
+        return Ok(Resend::DailyLimit { seconds: seconds(row.day_started + DAY_MS) });
+    }
+    let last_email = OutboxEmail::for_booking(c, booking_id)?
+        .into_iter()
+        .filter(|e| e.kind == KIND_TICKETS)
+        .map(|e| e.created_at)
+        .max()
+        .unwrap_or(0);
+    let last = row.map_or(0, |r| r.last_at).max(last_email);
+    Ok(Resend::TooSoon { seconds: seconds(last + RESEND_EVERY.as_millis() as i64) })
 }

@@ -31,12 +31,12 @@ pub mod types;
 mod work;
 
 pub use crate::db::models::{
-    AdminSessionRow, AuditEntry, Booking, BookingStatus, Refund, RefundStatus, Tier,
+    AuditEntry, Booking, BookingStatus, Refund, RefundStatus, StaffRole, StaffSession, Tier,
 };
 pub use crate::db::outbox::OutboxEmail;
 pub use crate::db::tickets::Ticket;
 pub use admin::{AdminError, Dashboard, TierFigures};
-pub use email::Resend;
+pub use email::{RESENDS_PER_DAY, Resend};
 pub use error::BookingError;
 pub use shop::{PoolState, Shop};
 pub use types::{CustomerName, Email, IdempotencyKey, InvalidInput, Quantity, Reference, TierId};

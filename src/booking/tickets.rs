@@ -69,9 +69,9 @@ pub fn check_code(key: &str, raw: &str) -> CodeCheck {
         return CodeCheck::Malformed;
     }
     let expected = signature(key, random);
-    // Same length (checked above); compared without an early exit.
-    let diff = expected.bytes().zip(sig.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    if diff == 0 { CodeCheck::Genuine(code) } else { CodeCheck::Forged }
+    // Same length (checked above); compared in constant time.
+    let genuine: bool = subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), sig.as_bytes()).into();
+    if genuine { CodeCheck::Genuine(code) } else { CodeCheck::Forged }
 }
 
 /// The signing key, stored once at start (see `startup::shared_secrets`).

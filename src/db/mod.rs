@@ -11,6 +11,7 @@ pub mod models;
 pub mod outbox;
 mod pool;
 pub mod refunds;
+pub mod resends;
 pub mod schema;
 pub mod secrets;
 pub mod sessions;

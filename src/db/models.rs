@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{admin_sessions, audit_log, bookings, refunds, ticket_tiers};
+use super::schema::{audit_log, bookings, refunds, staff_sessions, ticket_tiers};
 
 /// A ticket tier with its seat counts.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -200,15 +200,58 @@ pub struct Refund {
     pub updated_at: i64,
 }
 
-/// A signed-in admin session.
+/// What a staff session may do. Stored as text (`admin`, `door`; a CHECK constraint keeps it
+/// to these); an unknown stored value fails loudly when the row is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StaffRole {
+    /// The box office: everything under `/admin`.
+    Admin,
+    /// Door staff: check-in only.
+    Door,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Door => "door",
+        }
+    }
+}
+
+/// A stored role this code does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown staff role {0:?} in the database")]
+pub struct UnknownRole(pub String);
+
+impl TryFrom<String> for StaffRole {
+    type Error = UnknownRole;
+
+    fn try_from(text: String) -> Result<Self, UnknownRole> {
+        match text.as_str() {
+            "admin" => Ok(Self::Admin),
+            "door" => Ok(Self::Door),
+            _ => Err(UnknownRole(text)),
+        }
+    }
+}
+
+impl From<StaffRole> for String {
+    fn from(role: StaffRole) -> String {
+        role.as_str().to_owned()
+    }
+}
+
+/// A signed-in staff session: the row a session cookie names, valid on every process until
+/// it expires or is revoked.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = admin_sessions)]
-pub struct AdminSessionRow {
+#[diesel(table_name = staff_sessions)]
+pub struct StaffSession {
     pub id: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub role: StaffRole,
     pub csrf: String,
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
-    /// `admin` (the box office) or `door` (check-in only).
-    pub role: String,
 }

@@ -48,7 +48,7 @@ diesel::table! {
 }
 
 diesel::joinable!(bookings -> ticket_tiers (tier_id));
-diesel::allow_tables_to_appear_in_same_query!(ticket_tiers, bookings, audit_log, refunds, admin_sessions);
+diesel::allow_tables_to_appear_in_same_query!(ticket_tiers, bookings, audit_log, refunds, staff_sessions);
 
 diesel::table! {
     refunds (booking_id) {
@@ -66,13 +66,13 @@ diesel::table! {
 }
 
 diesel::table! {
-    admin_sessions (id) {
+    staff_sessions (id) {
         id -> Text,
+        role -> Text,
         csrf -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
-        role -> Text,
     }
 }
 
@@ -127,3 +127,15 @@ diesel::table! {
 
 diesel::joinable!(charge_checks -> bookings (booking_id));
 diesel::allow_tables_to_appear_in_same_query!(charge_checks, bookings);
+
+diesel::table! {
+    ticket_resends (booking_id) {
+        booking_id -> Text,
+        last_at -> BigInt,
+        day_started -> BigInt,
+        day_count -> Integer,
+    }
+}
+
+diesel::joinable!(ticket_resends -> bookings (booking_id));
+diesel::allow_tables_to_appear_in_same_query!(ticket_resends, bookings);

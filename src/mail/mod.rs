@@ -46,14 +46,8 @@ impl Mail {
     }
 
     /// The host part of the base URL, for `Message-ID`s.
-    pub fn host(&self) -> &str {
-        let rest = self.base_url.split_once("://").map_or(self.base_url.as_str(), |(_, r)| r);
-        let host = rest.split(['/', '?']).next().unwrap_or(rest);
-        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-        if let (true, Some(end)) = (host.starts_with('['), host.find(']')) {
-            return &host[..=end];
-        }
-        host.split(':').next().filter(|h| !h.is_empty()).unwrap_or("localhost")
+    pub fn host(&self) -> String {
+        url_host(&self.base_url)
     }
 
     /// Delivers `message` (blocking: run it off the async executor). `id` names the file.
@@ -89,6 +83,16 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The host of a URL as it is written in one (`[::1]` for IPv6), by the `url` crate;
+/// `localhost` when there is none.
+pub fn url_host(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_string()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 #[cfg(test)]

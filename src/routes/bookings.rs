@@ -10,7 +10,7 @@ use super::pages::{BasicPage, IndexPage};
 use super::{AppState, html, is_htmx, read_form};
 use crate::booking::{
     BookingError, BookingRequest, BookingStatus, Buyer, CustomerName, Email, IdempotencyKey, InvalidInput,
-    Quantity, TierId,
+    Quantity, Reference, TierId,
 };
 use crate::error::AppError;
 use crate::metrics::BookingOutcome;
@@ -180,7 +180,15 @@ async fn book(
                 name = tier_name(&tiers, &ctx.tier);
                 loaded = Some(tiers);
             }
-            let Some((field, message)) = outcome::for_people(&e, &name) else {
+            // A refund's true reason is the booking's to tell (a reset, or a late payment).
+            let refunded = match &e {
+                BookingError::Refunded { reference } => match Reference::parse(reference) {
+                    Some(reference) => state.shop.booking(reference).await?.map(|(booking, _)| booking),
+                    None => None,
+                },
+                _ => None,
+            };
+            let Some((field, message)) = outcome::for_people(&e, &name, refunded.as_ref()) else {
                 return Err(match e {
                     BookingError::Storage(db) => db.into(),
                     BookingError::Pipeline(e) => e.into(),

@@ -1,7 +1,8 @@
 //! Operations: liveness (`/healthz`), readiness (`/readyz`, which asks the database) and
 //! Prometheus metrics (`/metrics`).
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::AppState;
 use std::sync::atomic::Ordering;
@@ -10,6 +11,7 @@ use crate::backup::schedule::Schedule;
 use crate::drain::Draining;
 use crate::error::chain;
 use crate::metrics::Gauges;
+use crate::routes::session::constant_time_eq;
 use crate::settings::Settings;
 
 /// 200 while the process runs.
@@ -24,7 +26,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.shop.ping().await {
         Ok(()) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready"),
         Err(e) => {
-            log::warn!("readiness check failed: {}", chain(&e));
+            crate::log_once::warn("readiness", || format!("readiness check failed: {}", chain(&e)));
             HttpResponse::ServiceUnavailable()
                 .content_type("text/plain; charset=utf-8")
                 .body("database unavailable")
@@ -34,13 +36,35 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus text exposition. Seat counts and the work waiting are read fresh; if the
 /// database is down they are left out and `techkraft_ready` is 0 (the rest still serves, so the
-/// outage itself shows in the scrape).
+/// outage itself shows in the scrape). With `METRICS_TOKEN` set it needs
+/// `Authorization: Bearer <token>` (compared in constant time); otherwise `401`.
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>, draining: web::Data<Draining>) -> HttpResponse {
+pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    draining: web::Data<Draining>,
+) -> HttpResponse {
+    if let Some(token) = &state.settings.edges.metrics_token {
+        let sent = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .unwrap_or_default()
+            .trim();
+        if !constant_time_eq(sent.as_bytes(), token.expose().as_bytes()) {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
+                .content_type("text/plain; charset=utf-8")
+                .body("metrics need Authorization: Bearer <METRICS_TOKEN>");
+        }
+    }
     let seats = match state.shop.tiers().await {
         Ok(tiers) => tiers.into_iter().map(|t| (t.id, i64::from(t.available))).collect(),
         Err(e) => {
-            log::warn!("metrics: seat counts unavailable: {}", chain(&e));
+            crate::log_once::warn("metrics seats", || {
+                format!("metrics: seat counts unavailable: {}", chain(&e))
+            });
             Vec::new()
         }
     };

@@ -7,8 +7,10 @@ pub mod bookings;
 pub mod door;
 pub mod health;
 mod json;
+pub mod methods;
 pub mod pages;
 pub mod session;
+pub mod staff;
 pub mod tickets;
 
 use std::sync::Arc;
@@ -65,20 +67,47 @@ pub async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<web::
 }
 
 /// Refuses a form posted from another site: `Sec-Fetch-Site: cross-site` (what browsers send),
-/// or an `Origin` that is not this server's own. The JSON API follows CORS instead.
+/// or an `Origin` that is not this shop's public origin ([`own_origin`]). The JSON API follows
+/// CORS instead.
 pub fn same_site_only(req: &HttpRequest) -> Result<(), AppError> {
     let headers = req.headers();
     let cross_site =
         headers.get("Sec-Fetch-Site").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-    let foreign_origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).is_some_and(|origin| {
-        let info = req.connection_info();
-        let own = format!("{}://{}", info.scheme(), info.host());
-        origin != "null" && !origin.eq_ignore_ascii_case(&own)
+    let foreign_origin = headers.get(header::ORIGIN).is_some_and(|v| {
+        let sent = v.to_str().ok().map(str::trim);
+        sent != Some("null") && sent.and_then(origin_of) != own_origin(req)
     });
     if cross_site || foreign_origin {
         return Err(AppError::Forbidden("Bookings can only be made from this shop's own pages.".into()));
     }
     Ok(())
+}
+
+/// The origin (`scheme://host[:port]`, default port left out) of a URL, parsed by the `url`
+/// crate: `https://Shop.Example:443/x` → `https://shop.example`.
+pub fn origin_of(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let origin = url.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+/// This shop's public origin: `PUBLIC_BASE_URL`'s when set (the address people use, whatever
+/// proxies stand between), else the `Host` the request came to, with the scheme a trusted
+/// proxy reports (`X-Forwarded-Proto`) or `http`.
+pub fn own_origin(req: &HttpRequest) -> Option<String> {
+    let state = req.app_data::<web::Data<AppState>>();
+    if let Some(base) = state.and_then(|s| s.settings.tickets.public_base_url.as_deref()) {
+        return origin_of(base);
+    }
+    let scheme = state.map_or("http", |s| s.limits.client.scheme(req));
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok())?;
+    origin_of(&format!("{scheme}://{host}"))
+}
+
+/// Whether the client reached the shop over https (for cookies' `Secure`): `PUBLIC_BASE_URL`
+/// says so, or a trusted proxy does.
+pub fn is_https(req: &HttpRequest) -> bool {
+    own_origin(req).is_some_and(|o| o.starts_with("https://"))
 }
 
 /// An answer rendered from the availability snapshot: `304 Not Modified` when the client's

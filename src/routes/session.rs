@@ -1,8 +1,9 @@
 //! Signed-in sessions for the staff pages: a signed, `HttpOnly`, `SameSite=Strict` cookie scoped
-//! to its role's path, naming a session row in the database (so signing out ends it on every
-//! process). [`Session`] is an extractor, so a handler that takes it refuses a request without a
-//! valid session before its body is read. Each role has its own cookie, path and rows: a door
-//! session cannot open `/admin`.
+//! to its role's path, naming a `staff_sessions` row with that role (so signing out ends it on
+//! every process). [`Session`] is an extractor, so a handler that takes it refuses a request
+//! without a valid session before its body is read. Each role has its own cookie, path and
+//! role on its rows: a door session cannot open `/admin`. [`Role`] says what sets a role
+//! apart; everything else is written once.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -12,22 +13,51 @@ use actix_web::cookie::{Cookie, CookieJar, Key, SameSite, time};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use crate::booking::sessions::{ADMIN, DOOR};
+use crate::booking::StaffRole;
 use crate::error::AppError;
 use crate::routes::AppState;
+use crate::settings::Settings;
 
-/// What sets one kind of session apart.
+/// What sets one kind of staff session apart. The sign-in, sign-out and form checks are
+/// written once (`routes::staff`) for every role.
 pub trait Role: 'static {
     /// The role stored on the session row.
-    const NAME: &'static str;
-    /// Where its cookies are sent.
+    const ROLE: StaffRole;
+    /// Where its cookies are sent, and where a signed-in member lands.
     const PATH: &'static str;
+    /// The sign-in page.
+    const LOGIN: &'static str;
     /// The session cookie.
     const COOKIE: &'static str;
     /// The sign-in form's own CSRF cookie.
     const SIGN_IN_COOKIE: &'static str;
     /// The page to reload when a form's token is out of date.
     const PAGE: &'static str;
+
+    /// Whether `typed` opens this role's sign-in: `None` if not, else how (for the log).
+    fn opened_by(typed: &[u8], settings: &Settings) -> Option<&'static str>;
+
+    /// Takes one request from the budget of this role's POSTs: `Err(seconds)` when spent.
+    fn spend(state: &AppState, req: &HttpRequest, session_id: &str) -> Result<(), u64>;
+
+    /// The sign-in page with a fresh CSRF token and, after a failure, the reason.
+    fn login_page(csrf_token: String, error: Option<String>) -> Result<String, askama::Error>;
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/login.html")]
+struct AdminLoginPage {
+    asset_version: &'static str,
+    csrf_token: String,
+    error: Option<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "door/login.html")]
+struct DoorLoginPage {
+    asset_version: &'static str,
+    csrf_token: String,
+    error: Option<String>,
 }
 
 /// The box office.
@@ -35,11 +65,26 @@ pub trait Role: 'static {
 pub struct Admin;
 
 impl Role for Admin {
-    const NAME: &'static str = ADMIN;
+    const ROLE: StaffRole = StaffRole::Admin;
     const PATH: &'static str = "/admin";
+    const LOGIN: &'static str = "/admin/login";
     const COOKIE: &'static str = "tk_admin";
     const SIGN_IN_COOKIE: &'static str = "tk_signin";
     const PAGE: &'static str = "admin page";
+
+    fn opened_by(typed: &[u8], settings: &Settings) -> Option<&'static str> {
+        constant_time_eq(typed, settings.admin_password.expose().as_bytes()).then_some("admin password")
+    }
+
+    /// Per client address (`RATE_LIMIT_ADMIN_PER_MIN`).
+    fn spend(state: &AppState, req: &HttpRequest, _session_id: &str) -> Result<(), u64> {
+        state.limits.admin(req)
+    }
+
+    fn login_page(csrf_token: String, error: Option<String>) -> Result<String, askama::Error> {
+        use askama::Template;
+        AdminLoginPage { asset_version: super::assets::version(), csrf_token, error }.render()
+    }
 }
 
 /// Door staff.
@@ -47,11 +92,39 @@ impl Role for Admin {
 pub struct Door;
 
 impl Role for Door {
-    const NAME: &'static str = DOOR;
+    const ROLE: StaffRole = StaffRole::Door;
     const PATH: &'static str = "/door";
+    const LOGIN: &'static str = "/door/login";
     const COOKIE: &'static str = "tk_door";
     const SIGN_IN_COOKIE: &'static str = "tk_door_signin";
     const PAGE: &'static str = "door page";
+
+    /// The door password, or the admin's (the admin may work the door too). Both are compared
+    /// every time, so the answer's timing does not tell which one was close.
+    fn opened_by(typed: &[u8], settings: &Settings) -> Option<&'static str> {
+        let door = settings
+            .tickets
+            .door_password
+            .as_ref()
+            .is_some_and(|p| constant_time_eq(typed, p.expose().as_bytes()));
+        let admin = constant_time_eq(typed, settings.admin_password.expose().as_bytes());
+        match (door, admin) {
+            (true, _) => Some("door password"),
+            (false, true) => Some("admin password"),
+            (false, false) => None,
+        }
+    }
+
+    /// Per signed-in door session (`RATE_LIMIT_DOOR_PER_MIN`): phones behind one venue NAT
+    /// each have their own budget, and never spend the box office's.
+    fn spend(state: &AppState, _req: &HttpRequest, session_id: &str) -> Result<(), u64> {
+        state.limits.door(session_id)
+    }
+
+    fn login_page(csrf_token: String, error: Option<String>) -> Result<String, askama::Error> {
+        use askama::Template;
+        DoorLoginPage { asset_version: super::assets::version(), csrf_token, error }.render()
+    }
 }
 
 /// A signed-in session of role `R`: the row the cookie names, still valid.
@@ -84,7 +157,7 @@ impl<R: Role> Session<R> {
     pub async fn of(req: &HttpRequest, state: &AppState) -> Result<Option<Self>, AppError> {
         let Some(value) = signed_value(req, &state.cookie_key, R::COOKIE) else { return Ok(None) };
         let Some(id) = decode(&value) else { return Ok(None) };
-        let row = state.shop.session(id.to_owned(), R::NAME).await?;
+        let row = state.shop.session(id.to_owned(), R::ROLE).await?;
         Ok(row.map(|row| Self { id: row.id, csrf: row.csrf, role: PhantomData }))
     }
 
@@ -116,16 +189,19 @@ impl<R: Role> FromRequest for Session<R> {
     }
 }
 
-/// A sign-in page of role `R`: `page` gets a fresh CSRF token, which also goes into the
+/// A sign-in page of role `R` with `status`: a fresh CSRF token, which also goes into the
 /// short-lived signed sign-in cookie the form is checked against.
-pub fn sign_in_page<R: Role, T: askama::Template>(
+pub fn sign_in_page<R: Role>(
     req: &HttpRequest,
     state: &AppState,
     status: actix_web::http::StatusCode,
-    page: impl FnOnce(String) -> T,
+    error: Option<String>,
 ) -> Result<actix_web::HttpResponse, AppError> {
     let csrf_token = crate::settings::random_token(32);
-    let mut response = super::html(status, &page(csrf_token.clone()))?;
+    let body = R::login_page(csrf_token.clone(), error)?;
+    let mut response = actix_web::HttpResponse::build(status)
+        .content_type(actix_web::http::header::ContentType::html())
+        .body(body);
     let cookie =
         signed_cookie::<R>(req, &state.cookie_key, R::SIGN_IN_COOKIE, csrf_token, time::Duration::hours(1));
     response.add_cookie(&cookie).map_err(|e| AppError::Internal(Box::new(e)))?;
@@ -174,7 +250,7 @@ pub fn signed_cookie<R: Role>(
         .path(R::PATH)
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(req.connection_info().scheme() == "https")
+        .secure(super::is_https(req))
         .max_age(max_age)
         .finish();
     let mut jar = CookieJar::new();
@@ -190,13 +266,12 @@ pub fn expired_cookie<R: Role>(name: &'static str) -> Cookie<'static> {
     cookie
 }
 
-/// Compares secrets in time that depends only on their lengths.
+/// Compares two secrets in constant time: both are hashed to 32 bytes first (so not even the
+/// length leaks), then compared by `subtle`.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff));
-    }
-    diff == 0
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    Sha256::digest(a).ct_eq(&Sha256::digest(b)).into()
 }
 
 #[cfg(test)]

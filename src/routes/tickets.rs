@@ -1,13 +1,14 @@
-//! The buyer's side of tickets: the calendar file, and "find my booking" (email + reference)
-//! with "send my tickets again" (at most once a minute per booking, and within the lookup
-//! rate limit per address).
+//! The buyer's side of tickets: the calendar file (a confirmed booking's only: `410` once it
+//! was refunded or voided), and "find my booking" (email + reference) with "send my tickets
+//! again" (at most once a minute and 5 times a day per booking, and within the lookup rate
+//! limit per address).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::{AppState, FormFields, assets, html, same_site_only, see_other};
-use crate::booking::{Reference, Resend};
+use crate::booking::{BookingStatus, Reference, Resend};
 use crate::error::AppError;
 use crate::views::tickets::ics;
 
@@ -49,14 +50,29 @@ pub async fn calendar(
     state.limits.lookup(&req).map_err(|retry_after_secs| AppError::TooManyRequests { retry_after_secs })?;
     let reference = Reference::parse(&reference).ok_or_else(not_found)?;
     let (booking, _) = state.shop.booking(reference).await?.ok_or_else(not_found)?;
+    // Only a confirmed booking is going to the concert.
+    match booking.status {
+        BookingStatus::Confirmed => {}
+        BookingStatus::Held => {
+            return Err(AppError::Conflict(
+                "This booking's payment is still being processed. Try again in a moment.".into(),
+            ));
+        }
+        status => {
+            return Err(AppError::Gone(format!(
+                "Booking {} is {}: it has no place in the calendar any more.",
+                booking.reference,
+                status.label().to_lowercase()
+            )));
+        }
+    }
     let base = state.shop.public_base_url();
     let link = format!("{base}/bookings/{}", booking.reference);
-    let host =
-        base.split("://").nth(1).unwrap_or("localhost").split(['/', ':']).next().unwrap_or("localhost");
+    let host = crate::mail::url_host(&base);
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
         .insert_header(("Content-Disposition", format!("attachment; filename=\"{}.ics\"", booking.reference)))
-        .body(ics(&state.settings.event, &booking.reference, &link, host)))
+        .body(ics(&state.settings.event, &booking.reference, &link, &host)))
 }
 
 #[get("/find")]
@@ -96,6 +112,21 @@ pub async fn find(
         Resend::TooSoon { seconds } => {
             let sentence =
                 format!("Your tickets were sent moments ago. You can ask again in {seconds} seconds.");
+            let mut response =
+                find_page(StatusCode::TOO_MANY_REQUESTS, raw_reference, email, Some((false, sentence)))?;
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(seconds),
+            );
+            Ok(response)
+        }
+        Resend::DailyLimit { seconds } => {
+            let hours = seconds.div_ceil(3600);
+            let sentence = format!(
+                "Your tickets have been sent again {} times today, the most we send in a day. \
+                 You can ask again in about {hours} hour(s); the booking page always shows them.",
+                crate::booking::RESENDS_PER_DAY
+            );
             let mut response =
                 find_page(StatusCode::TOO_MANY_REQUESTS, raw_reference, email, Some((false, sentence)))?;
             response.headers_mut().insert(

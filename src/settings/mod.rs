@@ -73,6 +73,8 @@ pub struct Settings {
     pub backup: BackupSettings,
     /// Tickets, email and the door (SPEC §11).
     pub tickets: crate::ticketing::TicketingSettings,
+    /// Behind a proxy and at the edges (SPEC §15).
+    pub edges: crate::edges::EdgeSettings,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -215,20 +217,11 @@ impl Settings {
             });
         }
 
-        let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")
-            .unwrap_or_else(|| "http://localhost:5173,http://127.0.0.1:5173".into())
-            .split(',')
-            .map(|o| o.trim().trim_end_matches('/').to_owned())
-            .filter(|o| !o.is_empty())
-            .collect::<Vec<_>>();
-        if let Some(bad) =
-            cors_allowed_origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
-        {
-            return Err(SettingsError {
-                variable: "CORS_ALLOWED_ORIGINS",
-                fault: format!("{bad:?} is not an http(s) origin"),
-            });
-        }
+        let cors_allowed_origins = values::cors_origins(
+            &get("CORS_ALLOWED_ORIGINS")
+                .unwrap_or_else(|| "http://localhost:5173,http://127.0.0.1:5173".into()),
+        )
+        .map_err(|fault| SettingsError { variable: "CORS_ALLOWED_ORIGINS", fault })?;
 
         let rate_limit_bookings_per_min =
             parse("RATE_LIMIT_BOOKINGS_PER_MIN", get("RATE_LIMIT_BOOKINGS_PER_MIN"), 60)?;
@@ -317,6 +310,7 @@ impl Settings {
             shutdown_drain: Duration::from_secs(shutdown_drain_secs),
             backup,
             tickets: crate::ticketing::TicketingSettings::parse(get)?,
+            edges: crate::edges::EdgeSettings::parse(get)?,
         })
     }
 }

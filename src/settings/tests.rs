@@ -128,6 +128,8 @@ fn out_of_range_settings_name_their_variable() {
         ("MAX_CONNECTIONS_PER_CLIENT", "0"),
         ("ADMIN_PASSWORD", "short"),
         ("CORS_ALLOWED_ORIGINS", "localhost:5173"),
+        ("CORS_ALLOWED_ORIGINS", "https://app.example/path"),
+        ("FORWARDED_HEADER", "x-real-ip"),
         ("EVENT_NAME", "two\nlines"),
         ("EVENT_VENUE", "v".repeat(201).as_str()),
         ("EVENT_STARTS_AT", "next Saturday"),
@@ -139,4 +141,11 @@ fn out_of_range_settings_name_their_variable() {
         let err = settings(&[(var, value)]).expect_err(var);
         assert_eq!(err.variable, var, "{value}");
     }
+}
+
+#[test]
+fn cors_origins_are_kept_as_browsers_send_them() {
+    let s =
+        settings(&[("CORS_ALLOWED_ORIGINS", "HTTPS://App.Example:443/, http://[::1]:5173")]).expect("valid");
+    assert_eq!(s.cors_allowed_origins, ["https://app.example", "http://[::1]:5173"]);
 }

@@ -70,6 +70,21 @@ fn redact_password(url: &str) -> String {
     }
 }
 
+/// A comma-separated list of origins, each as browsers send it in `Origin` (the `url` crate's
+/// serialization: lowercase host, no default port, no path).
+pub(super) fn cors_origins(text: &str) -> Result<Vec<String>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| match url::Url::parse(o) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.path() == "/" => {
+                Ok(url.origin().ascii_serialization())
+            }
+            _ => Err(format!("{o:?} is not an http(s) origin")),
+        })
+        .collect()
+}
+
 /// The simulated gateway's latency: a fixed number or an inclusive range of milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DelayRange {

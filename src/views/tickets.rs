@@ -78,7 +78,12 @@ pub fn local_time(millis: i64, event: &Event) -> String {
 pub fn door_answer(outcome: &CheckIn, event: &Event) -> (u16, String) {
     match outcome {
         CheckIn::Admitted { tier_name, customer_name } => {
-            (200, format!("Admitted: {tier_name}, {customer_name}"))
+            // A name stored before names were checked may be blank to the eye: say so.
+            let who = match crate::booking::CustomerName::parse(customer_name) {
+                Ok(name) => name.as_str().to_owned(),
+                Err(_) => "no readable name on the booking".to_owned(),
+            };
+            (200, format!("Admitted: {tier_name}, {who}"))
         }
         CheckIn::AlreadyIn { at } => (409, format!("Already checked in at {}", local_time(*at, event))),
         CheckIn::NotValid { status } => {
@@ -158,5 +163,17 @@ mod tests {
             door_answer(&CheckIn::AlreadyIn { at }, &event),
             (409, "Already checked in at 19:42".into())
         );
+    }
+
+    #[test]
+    fn the_door_never_shows_a_blank_name() {
+        let event = Event::parse(None, None, None).expect("event");
+        let admitted = |name: &str| {
+            door_answer(&CheckIn::Admitted { tier_name: "VIP".into(), customer_name: name.into() }, &event).1
+        };
+        assert_eq!(admitted("Ada Lovelace"), "Admitted: VIP, Ada Lovelace");
+        for stored in ["", "\u{3164}", "\u{2800}"] {
+            assert_eq!(admitted(stored), "Admitted: VIP, no readable name on the booking", "{stored:?}");
+        }
     }
 }

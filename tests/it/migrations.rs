@@ -59,3 +59,42 @@ async fn both_backends_migrate_to_the_same_tables_and_columns() {
     assert!(pg.iter().any(|c| c.table_name == "bookings" && c.column_name == "status"), "{pg:?}");
     assert_eq!(pg, sqlite);
 }
+
+/// The sessions signed in before the upgrade survive it, with their roles.
+async fn staff_sessions_keep_every_session_through_the_migration(backend: Backend) {
+    use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+    const PG: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+    const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+    let source = || if backend == Backend::Postgres { PG } else { SQLITE };
+    let database = crate::common::fresh_database(backend);
+    let pool = crate::common::pool_for(&database);
+    let mut conn = pool.get().unwrap();
+    let conn = &mut *conn;
+    let before: Vec<_> = conn
+        .pending_migrations(source())
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.name().to_string().as_str() < "2026-12-02-190001")
+        .collect();
+    for migration in before {
+        conn.run_migration(&*migration).unwrap();
+    }
+    diesel::sql_query(
+        "INSERT INTO admin_sessions (id, csrf, created_at, expires_at, role) VALUES ('a1', 'c1', 1, 9, 'admin'), ('d1', 'c2', 2, 9, 'door')",
+    )
+    .execute(conn)
+    .unwrap();
+    conn.run_pending_migrations(source()).unwrap();
+    let kept: Vec<(String, String, String)> = techkraft_tickets::db::schema::staff_sessions::table
+        .select((
+            techkraft_tickets::db::schema::staff_sessions::id,
+            techkraft_tickets::db::schema::staff_sessions::role,
+            techkraft_tickets::db::schema::staff_sessions::csrf,
+        ))
+        .order(techkraft_tickets::db::schema::staff_sessions::id)
+        .load(conn)
+        .unwrap();
+    assert_eq!(kept, [("a1".into(), "admin".into(), "c1".into()), ("d1".into(), "door".into(), "c2".into())]);
+}
+
+both_backends!(staff_sessions_keep_every_session_through_the_migration);

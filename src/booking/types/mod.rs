@@ -83,27 +83,15 @@ impl Quantity {
     }
 }
 
-/// Characters that reorder or hide text: bidirectional controls (which make
-/// `Admin\u{202E}gnp.exe` display as `Adminexe.png`) and invisible format characters.
-fn is_invisible_or_bidi(c: char) -> bool {
-    matches!(
-        c,
-        '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{200E}'
-            | '\u{200F}'
-            | '\u{061C}'
-            | '\u{200B}'..='\u{200D}'
-            | '\u{2060}'
-            | '\u{FEFF}'
-    )
-}
+mod invisible;
 
 /// Text a person typed, as stored: NFC-normalized (so `é` typed two ways is one name), and
-/// refused if it holds characters that reorder or hide text.
+/// refused if it holds a character that is invisible, reorders the text, breaks the line or
+/// draws a blank (every Unicode format character and default-ignorable code point; see
+/// `invisible.rs`).
 pub fn visible_text(field: &'static str, label: &str, raw: &str) -> Result<String, InvalidInput> {
     use unicode_normalization::UnicodeNormalization;
-    if raw.chars().any(is_invisible_or_bidi) {
+    if raw.chars().any(invisible::is_hidden) {
         return Err(InvalidInput::new(
             field,
             format!("{label} must not contain invisible or text-direction characters."),
@@ -112,8 +100,8 @@ pub fn visible_text(field: &'static str, label: &str, raw: &str) -> Result<Strin
     Ok(raw.nfc().collect())
 }
 
-/// The buyer's name: 1–100 characters after trimming, no control, invisible or
-/// text-direction characters, stored NFC-normalized.
+/// The buyer's name: 1–100 characters after trimming, not blank to the eye, no control,
+/// invisible or text-direction characters, stored NFC-normalized.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerName(String);
 
@@ -138,7 +126,10 @@ impl CustomerName {
     }
 }
 
-/// An email address of the usual shape: `local@domain.tld`, at most 254 characters.
+/// An email address the mailer can send to: `local@domain.tld`, at most 254 characters, no
+/// invisible characters, and accepted as it is by lettre's own parsers (`Address`, and
+/// `Mailbox`, which the sender uses for the recipient), so a booking is never paid for with an
+/// address its tickets can never reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -164,7 +155,7 @@ impl Email {
             && !local
                 .chars()
                 .any(|c| c.is_whitespace() || c.is_control() || c == '@' || c == '<' || c == '>');
-        if !(domain_ok && local_ok) {
+        if !(domain_ok && local_ok && mailer_accepts(email)) {
             return Err(bad());
         }
         Ok(Self(email.to_owned()))
@@ -173,6 +164,14 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Whether lettre takes `email` as a recipient exactly as written (no display name, nothing
+/// rewritten).
+fn mailer_accepts(email: &str) -> bool {
+    let address = email.parse::<lettre::Address>();
+    let mailbox = email.parse::<lettre::message::Mailbox>();
+    matches!((address, mailbox), (Ok(a), Ok(m)) if m.name.is_none() && m.email == a && a.to_string() == email)
 }
 
 /// A client-chosen key that makes a retried request return the first attempt's outcome.

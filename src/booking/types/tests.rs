@@ -85,3 +85,47 @@ fn idempotency_keys_are_bounded_visible_ascii() {
     assert!(IdempotencyKey::parse(&"k".repeat(101)).is_err());
     assert!(IdempotencyKey::parse("has a space in it").is_err());
 }
+
+#[test]
+fn names_blank_to_the_eye_or_with_hidden_characters_are_refused() {
+    for bad in [
+        "\u{3164}",
+        "\u{2800}",
+        "\u{00AD}",
+        "Ada\u{2062}Lovelace",
+        "Ada\u{E0041}",
+        "Ada\u{180E}Lovelace",
+        "Ada\u{034F}",
+        "Ada\u{FFF9}Lovelace\u{FFFB}",
+        "Ada\u{2028}Lovelace",
+        "\u{115F}\u{1160}",
+        " \u{3000} ",
+    ] {
+        assert_eq!(CustomerName::parse(bad).expect_err(bad).field, "name", "{bad:?}");
+    }
+    for good in ["Ada Lovelace", "Zoë", "李小龍", "Ada\u{00A0}Lovelace", "O'Brien-Smith"] {
+        assert!(CustomerName::parse(good).is_ok(), "{good:?}");
+    }
+}
+
+#[test]
+fn an_email_is_accepted_only_when_the_mailer_accepts_it() {
+    for bad in [
+        "a,b@example.com",
+        "a\"b@example.com",
+        "a(b)@example.com",
+        "a;b@example.com",
+        "a\\b@example.com",
+        "a:b@example.com",
+        "a@-.-",
+        "a\u{00AD}b@example.com",
+        "a..b@example.com",
+        "a@[127.0.0.1]",
+        "Ada <ada@example.com>",
+    ] {
+        assert_eq!(Email::parse(bad).expect_err(bad).field, "email", "{bad:?}");
+    }
+    for good in ["ada@example.com", "ada.lovelace+tickets@example.org", "josé@exämple.com"] {
+        assert!(Email::parse(good).is_ok(), "{good:?}");
+    }
+}

@@ -15,6 +15,8 @@ use r2d2::{ManageConnection, Pool};
 
 use super::{DbConnection, DbError, write_transaction};
 use crate::db::models::Tier;
+
+mod health;
 use crate::settings::{DatabaseUrl, Settings};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -147,29 +149,7 @@ impl ManageConnection for Manager {
     }
 }
 
-/// The pool handed to every request: r2d2's pool (which it dereferences to), and what its
-/// checkouts have seen of the server (see [`checkout`]).
-#[derive(Clone)]
-pub struct DbPool {
-    pool: Pool<Manager>,
-    read_only_seen: Arc<AtomicBool>,
-}
-
-impl std::ops::Deref for DbPool {
-    type Target = Pool<Manager>;
-
-    fn deref(&self) -> &Pool<Manager> {
-        &self.pool
-    }
-}
-
-impl std::fmt::Debug for DbPool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.pool.fmt(f)
-    }
-}
-/// A connection checked out of the pool.
-pub type PooledConn = r2d2::PooledConnection<Manager>;
+pub use health::{DbPool, PooledConn};
 
 /// Applies SQLite's per-connection settings: WAL lets readers run beside the one writer,
 /// `busy_timeout` makes writers queue instead of failing with "database is locked".
@@ -193,27 +173,6 @@ impl r2d2::CustomizeConnection<DbConnection, diesel::r2d2::Error> for Connection
     }
 }
 
-/// Logs the pool's failures to open a connection with the database's own reason.
-#[derive(Debug)]
-struct LogConnectionErrors {
-    url: String,
-}
-
-impl r2d2::HandleError<diesel::r2d2::Error> for LogConnectionErrors {
-    fn handle_error(&self, error: diesel::r2d2::Error) {
-        match error {
-            diesel::r2d2::Error::QueryError(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
-                _,
-            )) => log::warn!("database {}: {READ_ONLY}; dropped from the pool", self.url),
-            diesel::r2d2::Error::ConnectionError(e) => {
-                log::error!("database connection to {} failed: {e}", self.url)
-            }
-            e => log::error!("database {}: pooled connection unusable: {e}", self.url),
-        }
-    }
-}
-
 const READ_ONLY: &str = "a pooled connection's server is read-only (a standby, or a demoted primary)";
 
 /// A connection from the pool (validated on checkout, see [`Manager::is_valid`]).
@@ -230,7 +189,7 @@ const READ_ONLY: &str = "a pooled connection's server is read-only (a standby, o
 /// ones (to the host that now takes writes, with `target_session_attrs=read-write`).
 pub fn checkout(pool: &DbPool) -> Result<PooledConn, r2d2::Error> {
     let conn = pool.get()?;
-    if pool.read_only_seen.swap(false, Ordering::SeqCst) {
+    if pool.read_only_seen().swap(false, Ordering::SeqCst) {
         let mut idle = Vec::new();
         while let Some(other) = pool.try_get() {
             idle.push(other);
@@ -255,15 +214,17 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
     // One connection first, so that a refusal is reported as itself rather than as the
     // pool's "timed out waiting for connection".
     manager.establish().map_err(|e| DbError::Connect(format!("cannot connect to {redacted}: {e}")))?;
-    Pool::builder()
+    let health = Arc::new(health::Health::default());
+    let pool = Pool::builder()
         .max_size(settings.db_pool_size)
         .min_idle(Some(1))
         .connection_timeout(settings.db_pool_timeout)
         .connection_customizer(Box::new(ConnectionSetup))
-        .error_handler(Box::new(LogConnectionErrors { url: redacted }))
+        .error_handler(Box::new(health::LogConnectionErrors { url: redacted, health: health.clone() }))
+        .event_handler(Box::new(health::TrackConnections(health.clone())))
         .build(manager)
-        .map(|pool| DbPool { pool, read_only_seen })
-        .map_err(DbError::from)
+        .map_err(DbError::from)?;
+    Ok(DbPool::new(pool, health, read_only_seen))
 }
 
 /// Migrates and seeds, once, even when several processes start together. Uses

@@ -9,7 +9,8 @@ use super::dashboard;
 use super::session::{AdminSession, actor};
 use crate::booking::{AdminError, TierFigures};
 use crate::error::AppError;
-use crate::routes::{AppState, FormFields, assets, html, see_other};
+use crate::routes::staff::checked_form;
+use crate::routes::{AppState, assets, html, see_other};
 
 #[derive(Template)]
 #[template(path = "admin/confirm.html")]
@@ -51,21 +52,6 @@ async fn refused(state: &AppState, session: &AdminSession, e: AdminError) -> Res
     }
 }
 
-/// The session's form, read only after the session was found (and, per address, within the
-/// admin rate limit), with its CSRF token checked.
-pub async fn checked_form(
-    session: &AdminSession,
-    req: &HttpRequest,
-    payload: web::Payload,
-) -> Result<FormFields, AppError> {
-    if let Some(state) = req.app_data::<web::Data<AppState>>() {
-        state.limits.admin(req).map_err(|retry_after_secs| AppError::TooManyRequests { retry_after_secs })?;
-    }
-    let form = FormFields::read(req, payload).await?;
-    session.check_csrf(req, form.get("csrf_token"))?;
-    Ok(form)
-}
-
 #[post("/admin/tiers/available")]
 pub async fn set_available(
     session: AdminSession,
@@ -73,7 +59,7 @@ pub async fn set_available(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let form = checked_form(&session, &req, payload).await?;
+    let form = checked_form(&session, &req, payload, &state).await?;
     let tier_id = form.get("tier").to_owned();
     let Ok(target) = form.get("available").parse::<i32>() else {
         return refused(&state, &session, AdminError::NotANumber).await;
@@ -107,7 +93,7 @@ pub async fn reset(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let form = checked_form(&session, &req, payload).await?;
+    let form = checked_form(&session, &req, payload, &state).await?;
     let tier = match form.get("tier") {
         "" | "all" => None,
         id => Some(id.to_owned()),

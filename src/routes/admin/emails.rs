@@ -2,9 +2,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
-use super::actions::checked_form;
 use super::session::AdminSession;
 use crate::error::AppError;
+use crate::routes::staff::checked_form;
 use crate::routes::{AppState, see_other};
 
 #[post("/admin/emails/retry")]
@@ -14,7 +14,7 @@ pub async fn retry_email(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let form = checked_form(&session, &req, payload).await?;
+    let form = checked_form(&session, &req, payload, &state).await?;
     let id = form.get("id").to_owned();
     if state.shop.retry_email(id.clone()).await? {
         log::info!("{} queued email {id} again", super::session::actor(&req, &state));

@@ -2,17 +2,13 @@
 
 use actix_web::HttpRequest;
 
-use crate::rate_limit::client_ip;
 use crate::routes::AppState;
-use crate::routes::session::{Admin, Role, Session};
+use crate::routes::session::{Admin, Session};
 
 /// A signed-in admin.
 pub type AdminSession = Session<Admin>;
 
-pub const SESSION_COOKIE: &str = Admin::COOKIE;
-pub const SIGN_IN_COOKIE: &str = Admin::SIGN_IN_COOKIE;
-
 /// Who did it, for the audit log.
 pub fn actor(req: &HttpRequest, state: &AppState) -> String {
-    format!("admin@{}", client_ip(req, state.settings.trust_forwarded_for))
+    format!("admin@{}", state.limits.client.of(req))
 }

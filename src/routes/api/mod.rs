@@ -41,7 +41,7 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match &e {
             AppError::Unavailable(_) => {
-                log::warn!("api 503: {}", chain(&e));
+                crate::log_once::warn("api 503", || format!("api 503: {}", chain(&e)));
                 let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable");
                 err.retry_after = Some(2);
                 err
@@ -142,11 +142,11 @@ fn parse_request(body: &[u8], key: Option<IdempotencyKey>, max: u32) -> Result<B
     };
     let tier =
         TierId::parse(tier).map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "Ticket type not found"))?;
-    let user_id = match user {
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => n.to_string(),
-        _ => return Err(unprocessable("userId must be a string")),
+    // A string and nothing else (docs/API.md): `5` is not quietly taken as "5".
+    let Value::String(user_id) = user else {
+        return Err(unprocessable("userId must be a string"));
     };
+    let user_id = user_id.trim().to_owned();
     if user_id.chars().count() > 100 || user_id.chars().any(char::is_control) {
         return Err(unprocessable("userId must be at most 100 characters, without control characters"));
     }

@@ -34,6 +34,9 @@ fn wrong_types_and_sizes_are_unprocessable() {
         r#"{"ticketTypeId": "vip", "quantity": 18446744073709551615, "userId": "u"}"#,
         r#"{"ticketTypeId": 7, "quantity": 1, "userId": "u"}"#,
         r#"{"ticketTypeId": "vip", "quantity": 1, "userId": {"a": 1}}"#,
+        r#"{"ticketTypeId": "vip", "quantity": 1, "userId": 5}"#,
+        r#"{"ticketTypeId": "vip", "quantity": 1, "userId": true}"#,
+        r#"{"ticketTypeId": "vip", "quantity": 1, "userId": ["u"]}"#,
         r#"[1, 2]"#,
         r#"{"ticketTypeId": "vip", "#,
     ] {

@@ -11,23 +11,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use self::session::{DOOR_COOKIE, DoorSession};
-use crate::booking::sessions::DOOR;
+use self::session::DoorSession;
 use crate::error::AppError;
-use crate::rate_limit::client_ip;
-use crate::routes::session::{
-    Door, constant_time_eq, expired_cookie, sign_in_form_is_current, sign_in_page, signed_in,
-};
-use crate::routes::{AppState, FormFields, assets, html, see_other};
+use crate::routes::session::Door;
+use crate::routes::staff::{self, SignOut, checked_form};
+use crate::routes::{AppState, assets, html, see_other};
 use crate::views::tickets::door_answer;
-
-#[derive(Template)]
-#[template(path = "door/login.html")]
-struct LoginPage {
-    asset_version: &'static str,
-    csrf_token: String,
-    error: Option<String>,
-}
 
 #[derive(Template)]
 #[template(path = "door/index.html")]
@@ -39,19 +28,6 @@ struct DoorPage {
     answer: Option<(bool, String)>,
     /// Per tier: name, checked in, tickets.
     counts: Vec<(String, i64, i64)>,
-}
-
-fn login_page(
-    req: &HttpRequest,
-    state: &AppState,
-    status: StatusCode,
-    error: Option<String>,
-) -> Result<HttpResponse, AppError> {
-    sign_in_page::<Door, _>(req, state, status, |csrf_token| LoginPage {
-        asset_version: assets::version(),
-        csrf_token,
-        error,
-    })
 }
 
 async fn door_page(
@@ -84,50 +60,17 @@ async fn door_page(
 
 #[get("/door/login")]
 pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    if DoorSession::of(&req, &state).await?.is_some() {
-        return Ok(see_other("/door"));
-    }
-    login_page(&req, &state, StatusCode::OK, None)
+    staff::login_form::<Door>(&req, &state).await
 }
 
+/// Signs in with `DOOR_PASSWORD` or the admin password (`Door::opened_by`).
 #[post("/door/login")]
 pub async fn login(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let from = client_ip(&req, state.settings.trust_forwarded_for);
-    if let Err(retry_after_secs) = state.limits.sign_in(&req) {
-        log::warn!("door sign-in rate limit hit by {from}");
-        return Err(AppError::TooManyRequests { retry_after_secs });
-    }
-    let form = FormFields::read(&req, payload).await?;
-    if !sign_in_form_is_current::<Door>(&req, &state, form.get("csrf_token")) {
-        let error = "The sign-in form expired. Please enter the password again.";
-        return login_page(&req, &state, StatusCode::FORBIDDEN, Some(error.into()));
-    }
-    // The door password, or the admin's: the admin may work the door too. Both are compared
-    // (constant time each), so the answer's timing does not tell which one was close.
-    let typed = form.raw("password").as_bytes();
-    let door = state
-        .settings
-        .tickets
-        .door_password
-        .as_ref()
-        .is_some_and(|p| constant_time_eq(typed, p.expose().as_bytes()));
-    let admin = constant_time_eq(typed, state.settings.admin_password.expose().as_bytes());
-    if !(door || admin) {
-        log::warn!("failed door sign-in from {from}");
-        return login_page(
-            &req,
-            &state,
-            StatusCode::UNAUTHORIZED,
-            Some("That password is not right.".into()),
-        );
-    }
-    let session = state.shop.start_session(DOOR).await?;
-    log::info!("door signed in from {from}{}", if admin { " (admin password)" } else { "" });
-    Ok(signed_in::<Door>(&req, &state, &session.id, "/door"))
+    staff::login::<Door>(&req, payload, &state).await
 }
 
 #[get("/door")]
@@ -139,20 +82,6 @@ pub async fn index(
         Some(session) => door_page(&state, &session, StatusCode::OK, None).await,
         None => Ok(see_other("/door/login")),
     }
-}
-
-/// The session's form, read only after the session was found and within the rate limit,
-/// with its CSRF token checked.
-async fn checked_form(
-    session: &DoorSession,
-    req: &HttpRequest,
-    payload: web::Payload,
-    state: &AppState,
-) -> Result<FormFields, AppError> {
-    state.limits.admin(req).map_err(|retry_after_secs| AppError::TooManyRequests { retry_after_secs })?;
-    let form = FormFields::read(req, payload).await?;
-    session.check_csrf(req, form.get("csrf_token"))?;
-    Ok(form)
 }
 
 #[post("/door/check-in")]
@@ -170,6 +99,7 @@ pub async fn check_in(
     door_page(&state, &session, status, Some((status == StatusCode::OK, sentence))).await
 }
 
+/// Signs this door device out (on every process); other door devices stay signed in.
 #[post("/door/logout")]
 pub async fn logout(
     session: DoorSession,
@@ -178,9 +108,5 @@ pub async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     checked_form(&session, &req, payload, &state).await?;
-    state.shop.end_admin_sessions(Some(session.id.clone())).await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/door/login"))
-        .cookie(expired_cookie::<Door>(DOOR_COOKIE))
-        .finish())
+    staff::sign_out(&session, SignOut::ThisSession, &req, &state).await
 }

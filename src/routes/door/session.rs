@@ -1,9 +1,7 @@
 //! The door session: a [`Session`] of role [`Door`] (cookie `tk_door`, path `/door`). A door
 //! session cannot open `/admin`: the admin extractor asks for role `admin` and another cookie.
 
-use crate::routes::session::{Door, Role, Session};
+use crate::routes::session::{Door, Session};
 
 /// Signed-in door staff.
 pub type DoorSession = Session<Door>;
-
-pub const DOOR_COOKIE: &str = Door::COOKIE;

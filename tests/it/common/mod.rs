@@ -16,6 +16,7 @@ pub mod admin;
 pub mod app;
 pub mod cluster;
 pub mod door;
+pub mod haproxy;
 pub mod http;
 pub mod pg;
 pub mod pipeline;
