@@ -13,6 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -83,7 +84,12 @@ pub struct Desks {
     pool: DbPool,
     listeners: Listeners,
     queues: Mutex<HashMap<String, Sender<Job>>>,
+    /// When (millis) a desk last finished a batch: the process is busy booking.
+    last_batch: Arc<AtomicI64>,
 }
+
+/// How recent a batch must be for the process to count as busy booking.
+const BUSY_FOR_MILLIS: i64 = 250;
 
 impl std::fmt::Debug for Desks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,7 +99,13 @@ impl std::fmt::Debug for Desks {
 
 impl Desks {
     pub fn new(pool: DbPool, listeners: Listeners) -> Self {
-        Self { pool, listeners, queues: Mutex::default() }
+        Self { pool, listeners, queues: Mutex::default(), last_batch: Arc::default() }
+    }
+
+    /// True while the desks are serving bookings (a batch finished in the last 250 ms): work
+    /// that can wait (sending email) waits, so the booking threads keep the CPU in a burst.
+    pub fn busy(&self) -> bool {
+        now_millis() - self.last_batch.load(Ordering::Relaxed) < BUSY_FOR_MILLIS
     }
 
     /// Queues `work` at the desk of its booking's tier and waits for the answer, no longer
@@ -141,6 +153,7 @@ impl Desks {
                     tier: tier_id.to_owned(),
                     listeners: self.listeners.clone(),
                     ticket_key: None,
+                    last_batch: self.last_batch.clone(),
                 };
                 let spawned = std::thread::Builder::new()
                     .name(format!("desk-{tier_id}"))
@@ -161,6 +174,7 @@ struct Desk {
     listeners: Listeners,
     /// The ticket signing key, read once (it is fixed for the database's lifetime).
     ticket_key: Option<String>,
+    last_batch: Arc<AtomicI64>,
 }
 
 impl Desk {
@@ -240,6 +254,7 @@ impl Desk {
                 return Vec::new();
             }
         };
+        self.last_batch.store(now_millis(), Ordering::Relaxed);
         if let Some(seats) = &served.seats {
             self.listeners.availability.observe(seats);
         }

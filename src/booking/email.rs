@@ -21,6 +21,8 @@ use crate::metrics::EmailOutcome;
 
 /// Emails claimed per round, sent in parallel.
 const BATCH: i64 = 10;
+/// The longest the sender waits in a row for the booking threads to be idle.
+const DEFER_AT_MOST: Duration = Duration::from_secs(3);
 /// "Send my tickets again" at most this often per booking.
 pub const RESEND_EVERY: Duration = Duration::from_secs(60);
 /// "Send my tickets again" at most this many times in 24 hours per booking.
@@ -137,7 +139,19 @@ impl Shop {
     /// Runs the sender until the process ends: every second, and at once when this process
     /// queues an email.
     pub async fn run_email_sender(self) {
+        let mut deferred_since: Option<std::time::Instant> = None;
         loop {
+            // In a burst the booking threads need the CPU more than the mail does: wait while
+            // the desks are busy, but never more than DEFER_AT_MOST in a row, so the emails of
+            // a burst still leave within a few seconds of it.
+            if self.desks.busy() {
+                let since = *deferred_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() < DEFER_AT_MOST {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            }
+            deferred_since = None;
             match self.send_emails_due_now().await {
                 Ok(n) if n as i64 >= BATCH => continue,
                 Ok(_) => {}
