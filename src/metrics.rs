@@ -95,7 +95,7 @@ impl Default for Metrics {
             refunds: counter_vec(
                 r,
                 "techkraft_refunds_total",
-                "Refund calls to the gateway by outcome (given_up: neither recorded nor refunded, refund by hand).",
+                "Refund calls to the gateway by outcome (a failed one is retried until it is paid).",
                 "outcome",
                 &["paid", "failed"],
             ),
