@@ -45,12 +45,26 @@ impl Shop {
             found += 1;
             let txn = charge.transaction_id.clone();
             let settling = booking.clone();
-            let (settlement, seats) = self
+            let settled = self
                 .with_conn(move |c| {
                     let key = tickets::signing_key(c)?;
                     pipeline::settle_found_charge(c, &settling, &txn, &key, now_millis())
                 })
-                .await?;
+                .await;
+            // One booking that cannot be settled (it is logged) does not hold up the others.
+            let (settlement, seats) = match settled {
+                Ok(settled) => settled,
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    log::error!(
+                        "reconciliation: {} (charge {}) cannot be settled: {}",
+                        booking.reference,
+                        charge.transaction_id,
+                        crate::db::error::chain(&e)
+                    );
+                    continue;
+                }
+            };
             self.observe(&seats.into_iter().collect::<Vec<_>>());
             log::warn!(
                 "{}: charge {} found at the gateway for a booking that ended {:?}: {settlement:?}",

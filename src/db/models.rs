@@ -72,17 +72,20 @@ impl BookingStatus {
     /// once: a booking is never both confirmed and refunded, nor refunded twice.
     ///
     /// ```text
-    /// held ──▶ confirmed ──▶ refunded          (paid; a reset takes it back)
-    ///  │ ├──▶ payment_failed                   (declined: seats back)
-    ///  │ └──▶ expired ─┬──▶ confirmed           (paid after the hold ended: seats again)
-    ///  └──▶ voided ────┴──▶ refunded            (… or no seats: the charge goes back)
+    /// held ──▶ confirmed ──▶ refunded            (paid; a reset takes it back)
+    ///  │ ├──▶ payment_failed ─┐                  (declined, or no answer in time: seats back)
+    ///  │ └──▶ expired ────────┼──▶ confirmed     (a charge after all: seats again)
+    ///  └──▶ voided ───────────┴──▶ refunded      (… or no seats: the charge goes back)
     /// ```
+    ///
+    /// A `payment_failed` booking moves on only if the gateway's answer was not final (it did
+    /// not answer in time) and the reconciliation finds that it charged after all.
     pub fn may_become(self, to: BookingStatus) -> bool {
         use BookingStatus::*;
         matches!(
             (self, to),
             (Held, Confirmed | PaymentFailed | Expired | Voided)
-                | (Expired | Voided, Confirmed | Refunded)
+                | (Expired | Voided | PaymentFailed, Confirmed | Refunded)
                 | (Confirmed, Refunded)
         )
     }

@@ -38,6 +38,12 @@ pub fn refunded(booking: &Booking) -> String {
         "This booking was cancelled by the box office, which reset its tier. The full amount was refunded, \
          and its tickets no longer admit anyone."
             .into()
+    } else if booking.failure_reason.as_deref()
+        == Some(crate::booking::pipeline::late_refund_reason(BookingStatus::PaymentFailed))
+    {
+        "The payment gateway confirmed your payment only after it had stopped answering us; your seats had been \
+         released and sold in the meantime. The full amount was refunded."
+            .into()
     } else {
         "Your payment arrived after the seat hold expired and the seats had been sold. The full amount was refunded."
             .into()

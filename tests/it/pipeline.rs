@@ -229,3 +229,41 @@ both_backends!(
     a_process_killed_between_charge_and_confirmation_loses_no_money,
     a_process_sees_its_own_changes_at_once_through_a_long_lived_snapshot,
 );
+
+/// A payment our end gave up on (the gateway did not answer within `PAYMENT_TIMEOUT_MS`) while
+/// the hold was still held: the seats went back and the booking ended `payment_failed`. The
+/// gateway had charged after all; the reconciliation finds the charge and settles it: the
+/// seats again while they are free (one booking), or a refund once they are gone (another).
+async fn a_charge_found_after_our_end_timed_out_ends_in_seats_or_one_refund(backend: Backend) {
+    use techkraft_tickets::booking::pipeline::Work;
+    use techkraft_tickets::payment::PaymentGateway;
+    let app =
+        crate::common::spawn_app(backend, &[("PAYMENT_TIMEOUT_MS", "100"), ("HOLD_TTL_SECS", "60")]).await;
+    let now = techkraft_tickets::clock::now_millis();
+    let (seated, refunded) = (app.hold("vip", 2, now), app.hold("front-row", 3, now));
+    for booking in [&seated, &refunded] {
+        let timed_out = Work::Release {
+            booking: booking.clone(),
+            reason: techkraft_tickets::payment::NO_ANSWER.into(),
+            checked: false,
+        };
+        app.serve(&booking.tier_id, &[timed_out], now + 10);
+        assert_eq!(app.status_of(booking), BookingStatus::PaymentFailed);
+        // The gateway charged it anyway.
+        app.gateway.charge(booking.total_cents, &booking.id).await.expect("charged");
+    }
+    app.set_available("front-row", 0);
+    let settled = || [&seated, &refunded].iter().all(|b| app.status_of(b) != BookingStatus::PaymentFailed);
+    eventually("the reconciliation settles both charges", Duration::from_secs(20), settled).await;
+    assert_eq!(app.status_of(&seated), BookingStatus::Confirmed);
+    assert_eq!(Ticket::for_booking(&mut app.conn(), &seated.id).unwrap().len(), 2);
+    assert_eq!(app.status_of(&refunded), BookingStatus::Refunded);
+    eventually("the refund paid", Duration::from_secs(10), || {
+        app.gateway.refunded().get(&refunded.id) == Some(&1)
+    })
+    .await;
+    assert_eq!(app.gateway.refunded().len(), 1, "one refund, for the booking whose seats were gone");
+    app.assert_conservation();
+}
+
+both_backends!(a_charge_found_after_our_end_timed_out_ends_in_seats_or_one_refund);

@@ -52,13 +52,13 @@ impl Cluster {
         };
         let ledger = dir.join("ledger");
         let env: Vec<(String, String)> = [
-            // Payments: a quarter declined, some slower than the one-second holds, a few made
-            // at once but answered long after the shop stopped waiting.
+            // Payments: a quarter declined, some slower than one-second holds, a few made at
+            // once but answered long after the shop stopped waiting (HOLD_TTL_SECS is set per
+            // process, see `spawn`).
             ("PAYMENT_SUCCESS_RATE", "0.75"),
             ("PAYMENT_DELAY_MS", "0-1200"),
             ("PAYMENT_HANG_RATE", "0.03"),
             ("PAYMENT_TIMEOUT_MS", "1500"),
-            ("HOLD_TTL_SECS", "1"),
             ("PAYMENT_REFUND_FAILURE_RATE", "0.3"),
             ("REFUND_RETRY_BASE_MS", "100"),
             ("PAYMENT_LEDGER", ledger.to_str().expect("a path")),
@@ -81,13 +81,24 @@ impl Cluster {
             _sqlite: sqlite,
             dir,
         };
-        let servers = (0..count).map(|_| Some(cluster.spawn())).collect();
+        let servers = (0..count).map(|i| Some(cluster.spawn(i))).collect();
         *cluster.servers.borrow_mut() = servers;
         cluster
     }
 
-    fn spawn(&self) -> ServerProcess {
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    /// The settings of the `n`th process started: every other one holds seats for one second
+    /// (shorter than the payment timeout, so slow payments outlive their holds and are settled
+    /// late), the others for three (so a payment that hangs is given up on while its hold is
+    /// still held, and a charge found later settles a `payment_failed` booking).
+    fn env_for(&self, n: usize) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        env.push(("HOLD_TTL_SECS".into(), if n % 2 == 0 { "1" } else { "3" }.into()));
+        env
+    }
+
+    fn spawn(&self, n: usize) -> ServerProcess {
+        let env = self.env_for(n);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         ServerProcess::start(&self.database_url, &env)
     }
 
@@ -124,7 +135,7 @@ impl Cluster {
                         drop(victim);
                     }
                     actix_rt::time::sleep(down).await;
-                    let (url, env) = (self.database_url.clone(), self.env.clone());
+                    let (url, env) = (self.database_url.clone(), self.env_for(faults + i + 1));
                     let restarted = actix_rt::task::spawn_blocking(move || {
                         let env: Vec<(&str, &str)> =
                             env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

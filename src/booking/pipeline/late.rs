@@ -38,7 +38,7 @@ pub(super) fn settle_late(
             Ok((Settlement::Confirmed, false))
         }
         BookingStatus::Refunded => Ok((Settlement::Refunded, false)),
-        ended @ (BookingStatus::Expired | BookingStatus::Voided) => {
+        ended @ (BookingStatus::Expired | BookingStatus::Voided | BookingStatus::PaymentFailed) => {
             // Its charge is on record from here: nothing left to ask the gateway.
             ChargeCheck::settled(c, &booking.id)?;
             if let Some(after) = Tier::take_seats(c, &booking.tier_id, booking.quantity)? {
@@ -72,10 +72,10 @@ pub(super) fn settle_late(
             tickets::queue_refund_notice(c, &current, now)?;
             Ok((Settlement::Refunded, false))
         }
-        status @ (BookingStatus::Held | BookingStatus::PaymentFailed) => {
-            // Held would have been confirmed above, and a declined booking has no charge: a
-            // charge for either is a bug elsewhere. Nothing is changed; the caller reports it.
-            log::error!("bug: {} is {status:?} but was paid as {transaction_id}", booking.reference);
+        BookingStatus::Held => {
+            // A held booking would have been confirmed by the caller's compare-and-set: a bug
+            // elsewhere. Nothing is changed; the caller reports it.
+            log::error!("bug: {} is held but was not confirmed as {transaction_id}", booking.reference);
             Err(DieselError::RollbackTransaction.into())
         }
     }

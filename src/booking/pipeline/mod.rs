@@ -96,6 +96,9 @@ pub fn late_refund_reason(ended: BookingStatus) -> &'static str {
         BookingStatus::Voided => {
             "The box office reset this tier while the payment was in progress; charge refunded"
         }
+        BookingStatus::PaymentFailed => {
+            "The payment gateway answered too late; the seats had been released and sold; charge refunded"
+        }
         _ => "Seat hold expired before payment completed and the seats were sold; charge refunded",
     }
 }
