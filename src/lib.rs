@@ -14,6 +14,7 @@ pub mod db;
 pub mod drain;
 pub mod error;
 pub mod event;
+pub mod listener;
 pub mod mail;
 pub mod metrics;
 pub mod money;

@@ -1,7 +1,6 @@
 //! Builds the application: database, migrations, seed, the HTTP server with its middleware,
 //! and every route in one place.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,7 @@ use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::cookie::Key;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{KeepAlive, header};
 use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
 use actix_web::{App, HttpServer, web};
 
@@ -65,8 +64,12 @@ impl Application {
         db::prepare_database(&pool, &settings)?;
         let session_secret = crate::tickets_setup::shared_secrets(&pool, &settings)?;
 
-        let listener = TcpListener::bind(settings.bind_addr)
+        let listener = crate::listener::bind(settings.bind_addr, settings.connections.listen_backlog)
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr.to_string(), source })?;
+        let capped = crate::listener::system_cap();
+        if let Some(warning) = crate::listener::cap_warning(settings.connections.listen_backlog, capped) {
+            log::warn!("{warning}");
+        }
         let addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr.to_string(), source })?;
@@ -105,6 +108,7 @@ impl Application {
             state.settings.max_connections_per_client
         };
         let connections = Arc::new(ConnectionCounter::default());
+        let keep_alive = state.settings.connections.keep_alive;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -125,6 +129,7 @@ impl Application {
                 extensions.insert(connections.open(peer.ip()));
             }
         })
+        .keep_alive(if keep_alive.is_zero() { KeepAlive::Disabled } else { KeepAlive::Timeout(keep_alive) })
         // After the drain: stop accepting, let in-flight requests (payments included) finish.
         .shutdown_timeout(30)
         // Signals are handled in `run_until_stopped`, to drain before stopping.

@@ -65,6 +65,8 @@ pub struct Settings {
     pub shutdown_drain: Duration,
     /// Tickets, email and the door (SPEC §11).
     pub tickets: crate::ticketing::TicketingSettings,
+    /// `LISTEN_BACKLOG` and `KEEP_ALIVE_SECS` (SPEC §12).
+    pub connections: crate::listener::ConnectionSettings,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -291,6 +293,7 @@ impl Settings {
             database_migration_url,
             shutdown_drain: Duration::from_secs(shutdown_drain_secs),
             tickets: crate::ticketing::TicketingSettings::parse(get)?,
+            connections: crate::listener::ConnectionSettings::parse(get)?,
         })
     }
 }

@@ -9,6 +9,7 @@ mod admin;
 mod api;
 mod booking;
 mod burst;
+mod connections;
 mod db_errors;
 mod deadlock;
 mod door;
