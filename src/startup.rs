@@ -42,6 +42,8 @@ pub struct Application {
     port: u16,
     server: Server,
     shop: Shop,
+    /// The waiting room, whose keeper runs beside the sweeper.
+    queue: Arc<crate::booking::queue::Queue>,
     /// Set on SIGTERM: `/readyz` answers 503 from then on.
     draining: Draining,
     /// How long to keep serving after SIGTERM before the server stops accepting.
@@ -76,7 +78,7 @@ impl Application {
         let port = addr.port();
 
         let metrics = Arc::new(Metrics::default());
-        let shop = Shop::new(pool, gateway, settings.hold_ttl, metrics.clone())
+        let shop = Shop::new(pool.clone(), gateway, settings.hold_ttl, metrics.clone())
             .with_refund_retry_base(settings.refund_retry_base)
             .with_availability_max_age(settings.availability_max_age)
             .with_mail(crate::tickets_setup::mail(&settings, addr));
@@ -88,12 +90,19 @@ impl Application {
             trust_forwarded_for: settings.trust_forwarded_for,
         };
         let cookie_key = Key::derive_from(session_secret.as_bytes());
+        let queue = Arc::new(crate::booking::queue::Queue::open(
+            settings.queue.clone(),
+            &pool,
+            shop.clone(),
+            settings.availability_max_age,
+        )?);
         let state = web::Data::new(AppState {
             shop: shop.clone(),
             settings: Arc::new(settings),
             metrics,
             limits,
             cookie_key,
+            queue: queue.clone(),
         });
 
         let drain = state.settings.shutdown_drain;
@@ -138,7 +147,7 @@ impl Application {
         .map_err(|source| StartupError::Bind { addr: format!("port {port}"), source })?
         .run();
 
-        Ok(Self { addr, port, server, shop, draining, drain })
+        Ok(Self { addr, port, server, shop, queue, draining, drain })
     }
 
     /// The port actually bound (useful when `BIND_ADDR` asked for port 0).
@@ -161,11 +170,13 @@ impl Application {
         let sweeper = actix_web::rt::spawn(self.shop.clone().run_sweeper());
         let refunds = actix_web::rt::spawn(self.shop.clone().run_refund_worker());
         let emails = actix_web::rt::spawn(self.shop.clone().run_email_sender());
+        let keeper = actix_web::rt::spawn(self.queue.clone().run_keeper());
         let signals = watch_signals(self.server.handle(), self.draining.clone(), self.drain);
         let result = self.server.await;
         sweeper.abort();
         refunds.abort();
         emails.abort();
+        keeper.abort();
         for task in signals {
             task.abort();
         }
@@ -190,11 +201,15 @@ pub fn routes_config(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
             .service(routes::api::tickets)
             .service(routes::api::create_booking)
             .service(routes::api::show_booking)
+            .service(routes::queue::api)
             .default_service(web::to(routes::api::not_found)),
     )
     .service(routes::pages::index)
     .service(routes::pages::basic)
     .service(routes::pages::availability)
+    .service(routes::queue::page)
+    .service(routes::admin::queue_pause)
+    .service(routes::admin::queue_rate)
     .service(routes::pages::booking)
     .service(routes::bookings::create)
     .service(routes::admin::index)

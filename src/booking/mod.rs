@@ -15,6 +15,7 @@ mod confirmer;
 mod email;
 mod error;
 mod office;
+pub mod queue;
 mod refunds;
 mod replay;
 pub mod sessions;

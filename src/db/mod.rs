@@ -9,6 +9,7 @@ pub mod error;
 pub mod models;
 pub mod outbox;
 mod pool;
+pub mod queue;
 pub mod refunds;
 pub mod reserve;
 pub mod schema;

@@ -45,7 +45,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         pool_idle: pool.idle,
         pool_max: pool.max,
     };
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(&gauges))
+    let mut body = state.metrics.render(&gauges);
+    body.push_str(&state.queue.metrics_text());
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(body)
 }

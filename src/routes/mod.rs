@@ -8,6 +8,7 @@ pub mod door;
 pub mod health;
 mod json;
 pub mod pages;
+pub mod queue;
 pub mod session;
 pub mod tickets;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Signs the admin cookies (from `SESSION_SECRET`).
     pub cookie_key: Key,
+    /// The waiting room (SPEC §13); off without `SALE_OPENS_AT`.
+    pub queue: Arc<crate::booking::queue::Queue>,
 }
 
 /// True when htmx sent the request (it then wants a fragment, not a page).

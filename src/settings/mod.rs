@@ -67,6 +67,8 @@ pub struct Settings {
     pub tickets: crate::ticketing::TicketingSettings,
     /// `LISTEN_BACKLOG` and `KEEP_ALIVE_SECS` (SPEC §12).
     pub connections: crate::listener::ConnectionSettings,
+    /// The waiting room (SPEC §13): `SALE_OPENS_AT`, `QUEUE_*`.
+    pub queue: crate::booking::queue::QueueSettings,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -294,6 +296,7 @@ impl Settings {
             shutdown_drain: Duration::from_secs(shutdown_drain_secs),
             tickets: crate::ticketing::TicketingSettings::parse(get)?,
             connections: crate::listener::ConnectionSettings::parse(get)?,
+            queue: crate::booking::queue::QueueSettings::parse(get)?,
         })
     }
 }

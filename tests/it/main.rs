@@ -21,6 +21,7 @@ mod hostile;
 mod migrations;
 mod outage;
 mod pgbouncer;
+mod queue;
 mod refunds;
 mod rolling_restart;
 mod rush;

@@ -8,6 +8,7 @@
 //! - `pg`: PostgreSQL clusters and proxies of a test's own, for outages;
 //! - `admin`: signing in and posting admin forms;
 //! - `door`: door staff and ticket codes;
+//! - `queue`: fans of the waiting room, with their cookies;
 //! - `rush`: many buyers at once;
 //! - `smtp`: a real SMTP server (aiosmtpd) and reading what it received.
 
@@ -18,6 +19,7 @@ pub mod door;
 pub mod http;
 pub mod pg;
 pub mod process;
+pub mod queue;
 pub mod rush;
 pub mod smtp;
 
