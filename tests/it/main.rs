@@ -22,6 +22,8 @@ mod migrations;
 mod outage;
 mod pgbouncer;
 mod queue;
+mod queue_admin;
+mod queue_cookies;
 mod refunds;
 mod rolling_restart;
 mod rush;

@@ -210,8 +210,12 @@ fn round(c: &mut DbConnection, work: &Work, settings: &QueueSettings) -> Result<
     };
     // A round that sealed the opening or let fans in reads everything back, so this process's
     // view shows it (with the step that says when) at once.
+    // Once the places are written they are the fans': a failed read after it must not turn
+    // into an error for them (their numbers would be lost); the next round reads again.
     let full = if work.full || changed {
-        Some(read_full(c, &line, work.known_admitted, work.done_since, now, settings)?)
+        read_full(c, &line, work.known_admitted, work.done_since, now, settings)
+            .inspect_err(|e| log::warn!("waiting room: reading the line failed: {}", crate::error::chain(e)))
+            .ok()
     } else {
         None
     };
@@ -263,6 +267,7 @@ fn view_of(line: &QueueLine, full: &Full, order: Option<Arc<Order>>, now: i64) -
         sold_out,
         all_sold_out,
         read_at: now,
+        version: line.updated_at,
     }
 }
 
@@ -276,11 +281,28 @@ fn publish(queue: &Queue, inner: &Inner, line: &QueueLine, full: &Full) {
     if let Ok(mut done) = inner.done.write() {
         done.extend(full.done.iter().copied());
     }
-    let order = queue.view().and_then(|v| v.order.clone());
-    let view = view_of(line, full, order, now_millis());
+    let old = queue.view();
+    let mut view = view_of(line, full, old.as_ref().and_then(|v| v.order.clone()), now_millis());
+    if let Some(old) = old {
+        keep_newer(&mut view, &old);
+    }
     if let Ok(mut current) = inner.view.write() {
         *current = Arc::new(view);
     }
+}
+
+/// A round read the line before a change this process made meanwhile (the box office's, in
+/// `apply_line`) must not undo it: the line's settings come from the newer of the two, and
+/// counts only grow.
+fn keep_newer(view: &mut View, old: &View) {
+    if old.version > view.version {
+        view.paused = old.paused;
+        view.rate_per_min = old.rate_per_min;
+        view.version = old.version;
+    }
+    view.joined = view.joined.max(old.joined);
+    view.admitted = view.admitted.max(old.admitted);
+    view.opened |= old.opened;
 }
 
 /// Applies a line read between full rounds (a batch of places, an admin's change) to the
@@ -290,13 +312,15 @@ pub(super) fn apply_line(queue: &Queue, inner: &Inner, line: &QueueLine) {
     // An admission this process made is published only with its step, on the next full
     // round: a poll must find when a position was let in.
     let known = inner.advances.read().map(|a| a.last().map_or(0, |l| l.0)).unwrap_or(0);
-    let view = View {
-        joined: line.joined.max(old.joined),
+    let mut view = View {
+        joined: line.joined,
         paused: line.paused_at.is_some(),
         rate_per_min: line.rate_per_min,
-        admitted: old.admitted.max(line.admitted.min(known)),
+        admitted: line.admitted.min(known),
+        version: line.updated_at,
         ..(*old).clone()
     };
+    keep_newer(&mut view, &old);
     if let Ok(mut current) = inner.view.write() {
         *current = Arc::new(view);
     }

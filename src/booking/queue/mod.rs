@@ -56,6 +56,9 @@ pub struct View {
     pub all_sold_out: bool,
     /// When it was read (UTC ms).
     pub read_at: i64,
+    /// When the line it shows was last changed (UTC ms): a view never goes back to an older
+    /// line's pause or rate.
+    pub version: i64,
 }
 
 impl View {
