@@ -24,6 +24,8 @@ CREATE TABLE queue_advances (
     at       BIGINT NOT NULL
 );
 
+CREATE INDEX queue_advances_at_idx ON queue_advances (at);
+
 -- Admissions that ended early, with a confirmed booking (one row per position).
 CREATE TABLE queue_done (
     position BIGINT PRIMARY KEY NOT NULL,

@@ -36,7 +36,7 @@ pub(super) struct Pending {
 
 /// Done admissions are read back with this much overlap, so one committed late by another
 /// process (its `at` older than the last read) is still seen.
-const DONE_OVERLAP_MS: i64 = 10_000;
+const DONE_OVERLAP_MS: i64 = 3_000;
 
 /// What one round of the keeper read.
 struct Round {
@@ -193,9 +193,6 @@ fn round(c: &mut DbConnection, work: &Work, settings: &QueueSettings) -> Result<
                     q::record_advance(c, line.admitted, now)?;
                     changed = true;
                 }
-            } else if line.opened_at.is_some() && line.paused_at.is_none() {
-                // Nobody to let in: still age the credit (at most one second's worth is kept).
-                line::advance(&mut line, now, 0, 0);
             }
             if line != before {
                 line.updated_at = now;
