@@ -38,12 +38,13 @@ pub struct FanRecord {
     pub connect_errors: u32,
 }
 
-/// What a client process reports: its fans, and every queue request's latency (µs).
+/// What a client process reports: its fans, and every queue request's latency (µs) with
+/// when it was sent (epoch ms).
 #[derive(Debug, Default)]
 pub struct Report {
     pub fans: Vec<FanRecord>,
-    pub poll_latencies_us: Vec<u32>,
-    pub join_latencies_us: Vec<u32>,
+    pub poll_latencies_us: Vec<(u32, i64)>,
+    pub join_latencies_us: Vec<(u32, i64)>,
 }
 
 /// A keep-alive connection with its cookies.
@@ -184,7 +185,7 @@ pub struct Plan {
 }
 
 /// Runs one fan; returns its record and its queue requests' latencies.
-pub async fn fan(plan: Plan, latencies: &mut Vec<u32>, joins: &mut Vec<u32>) -> FanRecord {
+pub async fn fan(plan: Plan, latencies: &mut Vec<(u32, i64)>, joins: &mut Vec<(u32, i64)>) -> FanRecord {
     let mut record = FanRecord { index: plan.index, ..FanRecord::default() };
     let wait = plan.join_at - epoch_ms();
     if wait > 0 {
@@ -204,6 +205,7 @@ pub async fn fan(plan: Plan, latencies: &mut Vec<u32>, joins: &mut Vec<u32>) -> 
             return record;
         }
         let sent = Instant::now();
+        let sent_ms = epoch_ms();
         let answer = match conn.send("GET", "/api/queue", None).await {
             Ok(answer) => answer,
             Err(_) => {
@@ -213,7 +215,7 @@ pub async fn fan(plan: Plan, latencies: &mut Vec<u32>, joins: &mut Vec<u32>) -> 
             }
         };
         let took = sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
-        if first { joins.push(took) } else { latencies.push(took) }
+        if first { joins.push((took, sent_ms)) } else { latencies.push((took, sent_ms)) }
         first = false;
         record.polls += 1;
         if answer.status >= 500 {
@@ -230,7 +232,10 @@ pub async fn fan(plan: Plan, latencies: &mut Vec<u32>, joins: &mut Vec<u32>) -> 
                 record.admitted_at = Some(epoch_ms());
                 break;
             }
-            Some("waiting") => record.last_waiting_at = Some(epoch_ms()),
+            // The answer was decided somewhere between sending and receiving: "waiting" is
+            // dated at the send, "admitted" at the receipt, so the order check never blames
+            // the network's delays on the line.
+            Some("waiting") => record.last_waiting_at = Some(sent_ms),
             Some("sold-out") => return record,
             _ => {}
         }

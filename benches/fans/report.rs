@@ -84,7 +84,7 @@ pub fn scenario() -> bool {
     settle.block_on(wait_until_settled(&pool, Duration::from_secs(60)));
     let cpu: f64 = pids.iter().zip(&cpu_before).map(|(p, before)| cpu_secs(*p) - before).sum();
     let peaks: Vec<f64> = pids.iter().map(|p| rss_kib(*p).1 as f64 / 1024.0).collect();
-    print(&report, &pool, fans, rate, max_age_ms, cpu, &peaks)
+    print(&report, &pool, Run { fans, rate, max_age_ms, opens_at }, cpu, &peaks)
 }
 
 /// Writes a client's report: one line per fan, then the latencies.
@@ -106,11 +106,11 @@ pub fn write(report: &Report, path: &str) {
             f.connect_errors
         );
     }
-    for l in &report.poll_latencies_us {
-        let _ = writeln!(out, "P {l}");
+    for (l, at) in &report.poll_latencies_us {
+        let _ = writeln!(out, "P {l} {at}");
     }
-    for l in &report.join_latencies_us {
-        let _ = writeln!(out, "J {l}");
+    for (l, at) in &report.join_latencies_us {
+        let _ = writeln!(out, "J {l} {at}");
     }
 }
 
@@ -131,8 +131,8 @@ fn read(path: &std::path::Path, report: &mut Report) {
                 other_errors: opt(8).unwrap_or(0) as u32,
                 connect_errors: opt(9).unwrap_or(0) as u32,
             }),
-            Some("P") => report.poll_latencies_us.extend(opt(1).map(|v| v as u32)),
-            Some("J") => report.join_latencies_us.extend(opt(1).map(|v| v as u32)),
+            Some("P") => report.poll_latencies_us.push((opt(1).unwrap_or(0) as u32, opt(2).unwrap_or(0))),
+            Some("J") => report.join_latencies_us.push((opt(1).unwrap_or(0) as u32, opt(2).unwrap_or(0))),
             _ => {}
         }
     }
@@ -166,15 +166,16 @@ fn percentile_ms(values: &mut [u32], p: f64) -> f64 {
     values[rank.min(values.len() - 1)] as f64 / 1000.0
 }
 
-fn print(
-    report: &Report,
-    pool: &techkraft_tickets::db::DbPool,
+/// The scenario's parameters the report needs.
+struct Run {
     fans: usize,
     rate: i64,
     max_age_ms: i64,
-    cpu: f64,
-    peaks: &[f64],
-) -> bool {
+    opens_at: i64,
+}
+
+fn print(report: &Report, pool: &techkraft_tickets::db::DbPool, run: Run, cpu: f64, peaks: &[f64]) -> bool {
+    let Run { fans, rate, max_age_ms, opens_at } = run;
     use techkraft_tickets::db::schema::{bookings::dsl as b, queue_advances::dsl as a};
     let mut conn = pool.get().expect("connection");
     let positioned = report.fans.iter().filter(|f| f.position.is_some()).count();
@@ -199,7 +200,12 @@ fn print(
     };
     let tolerance = max_age_ms + 250;
     let inversions = out_of_order(&report.fans, tolerance);
-    let (mut polls_us, mut joins_us) = (report.poll_latencies_us.clone(), report.join_latencies_us.clone());
+    let all = |v: &[(u32, i64)]| v.iter().map(|(l, _)| *l).collect::<Vec<u32>>();
+    let (mut polls_us, mut joins_us) = (all(&report.poll_latencies_us), all(&report.join_latencies_us));
+    // During the joins (the 10 s around the opening, and the first polls after them) and after.
+    let storm_end = opens_at + 10_000;
+    let mut storm: Vec<u32> = report.poll_latencies_us.iter().filter(|(_, at)| *at < storm_end).map(|(l, _)| *l).collect();
+    let mut calm: Vec<u32> = report.poll_latencies_us.iter().filter(|(_, at)| *at >= storm_end).map(|(l, _)| *l).collect();
     println!("fans that got a position: {positioned} of {fans} (goal: all)");
     println!("5xx answers: {server_errors} (goal 0); other non-200 queue answers {other}; connection failures {connect_errors}");
     println!(
@@ -210,6 +216,14 @@ fn print(
         percentile_ms(&mut polls_us, 100.0),
         joins_us.len(),
         percentile_ms(&mut joins_us, 99.0)
+    );
+    println!(
+        "  polls sent until 10 s after the opening: {}, p99 {:.1} ms; after: {}, p50 {:.1} ms, p99 {:.1} ms",
+        storm.len(),
+        percentile_ms(&mut storm, 99.0),
+        calm.len(),
+        percentile_ms(&mut calm, 50.0),
+        percentile_ms(&mut calm, 99.0)
     );
     println!("admissions out of position order: {inversions} (goal 0; a fan told \"waiting\" more than {tolerance} ms after someone behind was let in)");
     println!("seats sold (201 answers) {booked}, seats taken (confirmed in the database) {taken}: {}", if booked as i64 == taken { "exact" } else { "MISMATCH" });

@@ -46,6 +46,8 @@ struct Round {
     first_arrival: i64,
     /// Filled on a full round (a read of everything the view shows).
     full: Option<Full>,
+    /// The step of admission this round made: (admitted, at).
+    step: Option<(i64, i64)>,
 }
 
 struct Full {
@@ -94,6 +96,9 @@ pub(super) async fn run(queue: Arc<Queue>) {
     let tick = inner.max_age.clamp(Duration::from_millis(25), Duration::from_secs(60));
     let mut last_full = Instant::now();
     let mut done_read_at = now_millis();
+    // The steps of admission read from the database so far (this process's own steps are
+    // known at once, but the next read must not skip another's step made just before).
+    let mut read_cursor = inner.advances.read().map(|a| a.last().map_or(0, |l| l.0)).unwrap_or(0);
     let mut last_error_logged: Option<Instant> = None;
     loop {
         let due = last_full + tick;
@@ -115,15 +120,21 @@ pub(super) async fn run(queue: Arc<Queue>) {
             advance: full && view.opened && !view.paused && view.waiting() > 0,
             full,
             sealed: view.opened,
-            known_admitted: inner.advances.read().map(|a| a.last().map_or(0, |l| l.0)).unwrap_or(0),
+            active: view.active,
+            active_admitted: view.active_admitted,
+            known_admitted: read_cursor,
             done_since: done_read_at - DONE_OVERLAP_MS,
         };
         let settings = queue.settings.clone();
         let result = inner.shop.with_conn(move |c| round(c, &work, &settings)).await;
         match result {
             Ok(r) => {
+                if let Some(step) = r.step {
+                    merge_steps(inner, &[step]);
+                }
                 // The view first: a fan told their number finds it there at once.
                 if let Some(full) = &r.full {
+                    read_cursor = full.advances.last().map_or(read_cursor, |l| l.0);
                     publish(&queue, inner, &r.line, full);
                     last_full = Instant::now();
                     done_read_at = started;
@@ -163,6 +174,11 @@ struct Work {
     full: bool,
     /// Whether this process has seen the opening sealed.
     sealed: bool,
+    /// Admitted fans still shopping as last read, when admission had reached
+    /// `active_admitted`: every admission since counts as shopping too (no query under the
+    /// lock; the estimate errs on the full side).
+    active: i64,
+    active_admitted: i64,
     /// The last step of admission this process knows.
     known_admitted: i64,
     done_since: i64,
@@ -172,8 +188,9 @@ fn round(c: &mut DbConnection, work: &Work, settings: &QueueSettings) -> Result<
     let now = now_millis();
     let opens_at = settings.opens_at_millis().unwrap_or(i64::MAX);
     let write = work.joins > 0 || !work.done.is_empty() || work.advance || (now >= opens_at && !work.sealed);
-    // Sealed or let fans in: read everything back (below).
+    // Sealed: read everything back (below).
     let mut changed = false;
+    let mut step = None;
     let (line, first_arrival) = if write {
         write_transaction(c, |c| {
             let mut line = QueueLine::lock(c)?;
@@ -188,10 +205,10 @@ fn round(c: &mut DbConnection, work: &Work, settings: &QueueSettings) -> Result<
                 q::record_done(c, &work.done, now)?;
             }
             if line.opened_at.is_some() && line.paused_at.is_none() && line.joined > line.admitted {
-                let active = active(c, &line, now, settings)?;
+                let active = work.active + (line.admitted - work.active_admitted).max(0);
                 if line::advance(&mut line, now, active, settings.active_max) > 0 {
                     q::record_advance(c, line.admitted, now)?;
-                    changed = true;
+                    step = Some((line.admitted, now));
                 }
             }
             if line != before {
@@ -205,8 +222,8 @@ fn round(c: &mut DbConnection, work: &Work, settings: &QueueSettings) -> Result<
         let next = line.joined + 1;
         (line, next)
     };
-    // A round that sealed the opening or let fans in reads everything back, so this process's
-    // view shows it (with the step that says when) at once.
+    // A round that sealed the opening reads everything back, so this process's view shows it
+    // at once. (A round that let fans in knows its own step: see `merge_steps`.)
     // Once the places are written they are the fans': a failed read after it must not turn
     // into an error for them (their numbers would be lost); the next round reads again.
     let full = if work.full || changed {
@@ -216,7 +233,7 @@ fn round(c: &mut DbConnection, work: &Work, settings: &QueueSettings) -> Result<
     } else {
         None
     };
-    Ok(Round { line, first_arrival, full })
+    Ok(Round { line, first_arrival, full, step })
 }
 
 /// Admitted fans still shopping: let in within `QUEUE_SESSION_SECS`, booking not confirmed.
@@ -265,16 +282,14 @@ fn view_of(line: &QueueLine, full: &Full, order: Option<Arc<Order>>, now: i64) -
         all_sold_out,
         read_at: now,
         version: line.updated_at,
+        active_admitted: line.admitted,
     }
 }
 
 /// Publishes a full round: new steps of admission and ended admissions first, then the view
 /// (so a poll that sees a position admitted also finds when).
 fn publish(queue: &Queue, inner: &Inner, line: &QueueLine, full: &Full) {
-    if let Ok(mut advances) = inner.advances.write() {
-        let known = advances.last().map_or(0, |l| l.0);
-        advances.extend(full.advances.iter().filter(|(admitted, _)| *admitted > known));
-    }
+    merge_steps(inner, &full.advances);
     if let Ok(mut done) = inner.done.write() {
         done.extend(full.done.iter().copied());
     }
@@ -285,6 +300,17 @@ fn publish(queue: &Queue, inner: &Inner, line: &QueueLine, full: &Full) {
     }
     if let Ok(mut current) = inner.view.write() {
         *current = Arc::new(view);
+    }
+}
+
+/// Adds steps of admission to the ones this process knows, in order, once each.
+fn merge_steps(inner: &Inner, steps: &[(i64, i64)]) {
+    if let Ok(mut advances) = inner.advances.write() {
+        for step in steps {
+            if let Err(i) = advances.binary_search_by_key(&step.0, |s| s.0) {
+                advances.insert(i, *step);
+            }
+        }
     }
 }
 

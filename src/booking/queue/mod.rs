@@ -45,8 +45,9 @@ pub struct View {
     /// Whether the opening has been sealed.
     pub opened: bool,
     pub admitted: i64,
-    /// Admitted fans still shopping.
+    /// Admitted fans still shopping, counted when admission had reached `active_admitted`.
     pub active: i64,
+    pub active_admitted: i64,
     pub rate_per_min: i64,
     pub paused: bool,
     /// The early arrivals' positions (after the opening).
