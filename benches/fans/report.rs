@@ -83,8 +83,47 @@ pub fn scenario() -> bool {
     let settle = actix_rt::System::new();
     settle.block_on(wait_until_settled(&pool, Duration::from_secs(60)));
     let cpu: f64 = pids.iter().zip(&cpu_before).map(|(p, before)| cpu_secs(*p) - before).sum();
+    let server_side = server_latency(&addresses);
     let peaks: Vec<f64> = pids.iter().map(|p| rss_kib(*p).1 as f64 / 1024.0).collect();
-    print(&report, &pool, Run { fans, rate, max_age_ms, opens_at }, cpu, &peaks)
+    let ok = print(&report, &pool, Run { fans, rate, max_age_ms, opens_at }, cpu, &peaks);
+    println!("{server_side}");
+    ok
+}
+
+/// The servers' own account of `GET /api/queue` (their latency histograms, summed): how many
+/// answers took longer than 50 ms inside the server, and the bucket holding the 99th
+/// percentile. Time spent in the kernel's queues or the clients is not in it.
+fn server_latency(addresses: &[String]) -> String {
+    let mut buckets: std::collections::BTreeMap<String, f64> = Default::default();
+    for address in addresses {
+        let Some(text) = http_get(address, "/metrics") else { continue };
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix(r#"techkraft_http_request_duration_seconds_bucket{method="GET",route="/api/queue",status="200",le=""#) else { continue };
+            let Some((le, count)) = rest.split_once("\"} ") else { continue };
+            *buckets.entry(le.to_owned()).or_default() += count.trim().parse::<f64>().unwrap_or(0.0);
+        }
+    }
+    let total = buckets.get("+Inf").copied().unwrap_or(0.0);
+    let within_50ms = buckets.get("0.05").copied().unwrap_or(0.0);
+    let mut bounds: Vec<(f64, f64)> =
+        buckets.iter().filter_map(|(le, n)| le.parse::<f64>().ok().map(|b| (b, *n))).collect();
+    bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let p99 = bounds.iter().find(|(_, n)| *n >= total * 0.99).map_or("over 5 s".to_owned(), |(b, _)| format!("<= {} ms", b * 1000.0));
+    format!(
+        "inside the servers: {total:.0} GET /api/queue answers, {:.0} over 50 ms; p99 {p99} (from the servers' histograms)",
+        total - within_50ms
+    )
+}
+
+/// A plain GET (one connection, read to the end).
+fn http_get(address: &str, path: &str) -> Option<String> {
+    use std::io::Read;
+    let host = address.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// Writes a client's report: one line per fan, then the latencies.
