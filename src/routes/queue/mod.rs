@@ -2,7 +2,7 @@
 //! `GET /api/queue` (JSON), the two signed cookies, and the gate the booking routes pass
 //! through. A poll reads the fan's cookie and the process's view of the line: no database.
 //!
-//! - `tk_queue` = `line.arrival.issued_ms`: a place in line, for [`PLACE_TTL_MS`].
+//! - `tk_queue` = `line.arrival.issued_ms`: a place in line, for a day.
 //! - `tk_admit` = `line.position.until_ms`: an admission, until its time runs out or its
 //!   booking is confirmed.
 //!
