@@ -215,7 +215,11 @@ pub async fn fan(plan: Plan, latencies: &mut Vec<(u32, i64)>, joins: &mut Vec<(u
             }
         };
         let took = sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
-        if first { joins.push((took, sent_ms)) } else { latencies.push((took, sent_ms)) }
+        if first {
+            joins.push((took, sent_ms))
+        } else {
+            latencies.push((took, sent_ms))
+        }
         first = false;
         record.polls += 1;
         if answer.status >= 500 {

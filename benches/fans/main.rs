@@ -14,11 +14,11 @@
 //! measurement instead: one server, N connections held open after K requests each; prints the
 //! resident memory before and with them, and the cost per connection.
 
+mod client;
 // The bench uses only part of the test harness it shares.
 #[allow(dead_code, unused_imports)]
 #[path = "../../tests/it/common/mod.rs"]
 mod common;
-mod client;
 mod measure;
 mod report;
 

@@ -108,7 +108,10 @@ fn server_latency(addresses: &[String]) -> String {
     let mut bounds: Vec<(f64, f64)> =
         buckets.iter().filter_map(|(le, n)| le.parse::<f64>().ok().map(|b| (b, *n))).collect();
     bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let p99 = bounds.iter().find(|(_, n)| *n >= total * 0.99).map_or("over 5 s".to_owned(), |(b, _)| format!("<= {} ms", b * 1000.0));
+    let p99 = bounds
+        .iter()
+        .find(|(_, n)| *n >= total * 0.99)
+        .map_or("over 5 s".to_owned(), |(b, _)| format!("<= {} ms", b * 1000.0));
     format!(
         "inside the servers: {total:.0} GET /api/queue answers, {:.0} over 50 ms; p99 {p99} (from the servers' histograms)",
         total - within_50ms
@@ -229,8 +232,11 @@ fn print(report: &Report, pool: &techkraft_tickets::db::DbPool, run: Run, cpu: f
         .first::<Option<i64>>(&mut conn)
         .expect("seats")
         .unwrap_or(0);
-    let advances: Vec<(i64, i64)> =
-        a::queue_advances.order(a::admitted.asc()).select((a::admitted, a::at)).load(&mut conn).expect("steps");
+    let advances: Vec<(i64, i64)> = a::queue_advances
+        .order(a::admitted.asc())
+        .select((a::admitted, a::at))
+        .load(&mut conn)
+        .expect("steps");
     let measured_rate = match (advances.first(), advances.last()) {
         (Some(first), Some(last)) if last.1 > first.1 => {
             (last.0 - first.0) as f64 * 60_000.0 / (last.1 - first.1) as f64
@@ -243,10 +249,14 @@ fn print(report: &Report, pool: &techkraft_tickets::db::DbPool, run: Run, cpu: f
     let (mut polls_us, mut joins_us) = (all(&report.poll_latencies_us), all(&report.join_latencies_us));
     // During the joins (the 10 s around the opening, and the first polls after them) and after.
     let storm_end = opens_at + 10_000;
-    let mut storm: Vec<u32> = report.poll_latencies_us.iter().filter(|(_, at)| *at < storm_end).map(|(l, _)| *l).collect();
-    let mut calm: Vec<u32> = report.poll_latencies_us.iter().filter(|(_, at)| *at >= storm_end).map(|(l, _)| *l).collect();
+    let mut storm: Vec<u32> =
+        report.poll_latencies_us.iter().filter(|(_, at)| *at < storm_end).map(|(l, _)| *l).collect();
+    let mut calm: Vec<u32> =
+        report.poll_latencies_us.iter().filter(|(_, at)| *at >= storm_end).map(|(l, _)| *l).collect();
     println!("fans that got a position: {positioned} of {fans} (goal: all)");
-    println!("5xx answers: {server_errors} (goal 0); other non-200 queue answers {other}; connection failures {connect_errors}");
+    println!(
+        "5xx answers: {server_errors} (goal 0); other non-200 queue answers {other}; connection failures {connect_errors}"
+    );
     println!(
         "queue polls: {} , p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (goal p99 <= 50 ms); joins: {}, p99 {:.1} ms",
         polls_us.len(),
@@ -264,8 +274,13 @@ fn print(report: &Report, pool: &techkraft_tickets::db::DbPool, run: Run, cpu: f
         percentile_ms(&mut calm, 50.0),
         percentile_ms(&mut calm, 99.0)
     );
-    println!("admissions out of position order: {inversions} (goal 0; a fan told \"waiting\" more than {tolerance} ms after someone behind was let in)");
-    println!("seats sold (201 answers) {booked}, seats taken (confirmed in the database) {taken}: {}", if booked as i64 == taken { "exact" } else { "MISMATCH" });
+    println!(
+        "admissions out of position order: {inversions} (goal 0; a fan told \"waiting\" more than {tolerance} ms after someone behind was let in)"
+    );
+    println!(
+        "seats sold (201 answers) {booked}, seats taken (confirmed in the database) {taken}: {}",
+        if booked as i64 == taken { "exact" } else { "MISMATCH" }
+    );
     println!(
         "admission rate: {measured_rate:.0}/min over {} steps, QUEUE_ADMIT_PER_MIN {rate}: {:+.1}% (goal within 5%)",
         advances.len(),
