@@ -24,6 +24,16 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The kernel's count of connections dropped because an accept queue was full
+/// (`TcpExtListenOverflows` in /proc/net/netstat, for this network namespace).
+fn listen_overflows() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let index = names.split_whitespace().position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(index)?.parse().ok()
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; anything else we do not know is ignored.
     let buyers = arg("--buyers", 5000);
@@ -44,10 +54,26 @@ fn main() {
         let addresses: Vec<String> = processes.iter().map(|p| p.address.clone()).collect();
         let pool = pool_for(&database_url);
 
+        let overflows_before = listen_overflows();
         let outcomes = rush_from(&addresses, buyers, limits).await;
+        let overflows_after = listen_overflows();
         let how = if limits { ", default rate limits on, one address per buyer" } else { "" };
         println!("rush: {servers} servers, {buyers} buyers, 100 VIP seats, payment 0-50 ms at 95%{how}");
         println!("{}", report(&outcomes));
+        let mut latencies: Vec<Duration> =
+            outcomes.iter().filter(|o| o.status.is_some()).map(|o| o.latency).collect();
+        latencies.sort();
+        let server_errors = outcomes.iter().filter(|o| o.status.is_some_and(|s| s >= 500)).count();
+        let overflowed = match (overflows_before, overflows_after) {
+            (Some(before), Some(after)) => {
+                format!("{} (TcpExtListenOverflows {before} -> {after})", after.saturating_sub(before))
+            }
+            _ => "unknown (no /proc/net/netstat)".to_owned(),
+        };
+        println!(
+            "p99 {:?}; 5xx {server_errors}; connections dropped by full accept queues during the rush: {overflowed}",
+            common::rush::percentile(&latencies, 99.0)
+        );
 
         wait_until_settled(&pool, Duration::from_secs(30)).await;
         let (confirmed, vip) = vip_accounts(&pool);

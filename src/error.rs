@@ -40,6 +40,9 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// A booking without an admission while fans wait in the waiting room (429).
+    #[error("waiting room: no admission")]
+    WaitYourTurn { retry_after_secs: u64 },
     /// Transient database trouble (see [`DbError::is_transient`] and
     /// [`PipelineError::is_transient`]): 503, try again.
     #[error("service unavailable")]
@@ -104,6 +107,10 @@ impl AppError {
                 "Too many requests",
                 format!("Please wait {retry_after_secs} seconds and try again."),
             ),
+            Self::WaitYourTurn { .. } => (
+                "Please wait for your turn",
+                "Many fans are buying right now, so the shop lets them in from the waiting room in turn, and this browser has no turn at the moment. Take your place in the queue at /queue: it brings you back here when it's your turn. Nothing was booked or charged.".into(),
+            ),
             Self::Unavailable(_) => (
                 "We'll be right back",
                 "The ticket shop cannot reach its database at the moment. Nothing was booked or charged. Please try again in a few seconds.".into(),
@@ -129,7 +136,7 @@ impl ResponseError for AppError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::WaitYourTurn { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -154,7 +161,7 @@ impl ResponseError for AppError {
         let mut response = HttpResponse::build(status);
         response.content_type(ContentType::html());
         match self {
-            Self::TooManyRequests { retry_after_secs } => {
+            Self::TooManyRequests { retry_after_secs } | Self::WaitYourTurn { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             Self::Unavailable(_) => {

@@ -18,6 +18,7 @@ pub mod drain;
 pub mod edges;
 pub mod error;
 pub mod event;
+pub mod listener;
 pub mod log_once;
 pub mod mail;
 pub mod metrics;

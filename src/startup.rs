@@ -1,7 +1,6 @@
 //! Builds the application: database, migrations, seed, the HTTP server with its middleware,
 //! and every route in one place.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,7 @@ use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::cookie::Key;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{KeepAlive, header};
 use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
 use actix_web::{App, HttpServer, web};
 
@@ -44,6 +43,8 @@ pub struct Application {
     port: u16,
     server: Server,
     shop: Shop,
+    /// The waiting room, whose keeper runs beside the sweeper.
+    queue: Arc<crate::booking::queue::Queue>,
     /// Set on SIGTERM: `/readyz` answers 503 from then on.
     draining: Draining,
     /// How long to keep serving after SIGTERM before the server stops accepting.
@@ -69,8 +70,12 @@ impl Application {
         db::prepare_database(&pool, &settings)?;
         let session_secret = crate::tickets_setup::shared_secrets(&pool, &settings)?;
 
-        let listener = TcpListener::bind(settings.bind_addr)
+        let listener = crate::listener::bind(settings.bind_addr, settings.connections.listen_backlog)
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr.to_string(), source })?;
+        let capped = crate::listener::system_cap();
+        if let Some(warning) = crate::listener::cap_warning(settings.connections.listen_backlog, capped) {
+            log::warn!("{warning}");
+        }
         let addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr.to_string(), source })?;
@@ -78,7 +83,7 @@ impl Application {
 
         let metrics = Arc::new(Metrics::default());
         let backups = crate::backup::schedule::Schedule::from_settings(&settings);
-        let shop = Shop::new(pool, gateway, settings.hold_ttl, metrics.clone())
+        let shop = Shop::new(pool.clone(), gateway, settings.hold_ttl, metrics.clone())
             .with_refund_retry_base(settings.refund_retry_base)
             .with_payment_timeout(settings.payment_timeout)
             .with_availability_max_age(settings.availability_max_age)
@@ -95,12 +100,19 @@ impl Application {
             },
         };
         let cookie_key = Key::derive_from(session_secret.as_bytes());
+        let queue = Arc::new(crate::booking::queue::Queue::open(
+            settings.queue.clone(),
+            &pool,
+            shop.clone(),
+            settings.availability_max_age,
+        )?);
         let state = web::Data::new(AppState {
             shop: shop.clone(),
             settings: Arc::new(settings),
             metrics: metrics.clone(),
             limits,
             cookie_key,
+            queue: queue.clone(),
         });
 
         let drain = state.settings.shutdown_drain;
@@ -115,6 +127,7 @@ impl Application {
             state.settings.max_connections_per_client
         };
         let connections = Arc::new(ConnectionCounter::default());
+        let keep_alive = state.settings.connections.keep_alive;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -137,6 +150,7 @@ impl Application {
                 extensions.insert(connections.open(peer.ip()));
             }
         })
+        .keep_alive(if keep_alive.is_zero() { KeepAlive::Disabled } else { KeepAlive::Timeout(keep_alive) })
         // After the drain: stop accepting, let in-flight requests (payments included) finish.
         .shutdown_timeout(30)
         // Signals are handled in `run_until_stopped`, to drain before stopping.
@@ -145,7 +159,7 @@ impl Application {
         .map_err(|source| StartupError::Bind { addr: format!("port {port}"), source })?
         .run();
 
-        Ok(Self { addr, port, server, shop, draining, drain, metrics, backups })
+        Ok(Self { addr, port, server, shop, queue, draining, drain, metrics, backups })
     }
 
     /// The port actually bound (useful when `BIND_ADDR` asked for port 0).
@@ -169,6 +183,7 @@ impl Application {
         let refunds = actix_web::rt::spawn(self.shop.clone().run_refund_worker());
         let emails = actix_web::rt::spawn(self.shop.clone().run_email_sender());
         let backups = self.backups.clone().map(|b| actix_web::rt::spawn(b.run(self.metrics.clone())));
+        let keeper = actix_web::rt::spawn(self.queue.clone().run_keeper());
         let signals = watch_signals(self.server.handle(), self.draining.clone(), self.drain);
         let result = self.server.await;
         sweeper.abort();
@@ -177,6 +192,7 @@ impl Application {
         if let Some(backups) = backups {
             backups.abort();
         }
+        keeper.abort();
         for task in signals {
             task.abort();
         }
@@ -202,12 +218,16 @@ pub fn routes_config(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
             .service(routes::api::tickets)
             .service(routes::api::create_booking)
             .service(routes::api::show_booking)
+            .service(routes::queue::api)
             .service(methods::fallback(methods::Words::Json))
             .default_service(web::to(routes::api::not_found)),
     )
     .service(routes::pages::index)
     .service(routes::pages::basic)
     .service(routes::pages::availability)
+    .service(routes::queue::page)
+    .service(routes::admin::queue_pause)
+    .service(routes::admin::queue_rate)
     .service(routes::pages::booking)
     .service(routes::bookings::create)
     .service(routes::admin::index)

@@ -19,6 +19,7 @@ mod email;
 mod error;
 mod office;
 pub mod pipeline;
+pub mod queue;
 mod reconcile;
 mod refunds;
 mod replay;

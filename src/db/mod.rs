@@ -10,6 +10,7 @@ pub mod error;
 pub mod models;
 pub mod outbox;
 mod pool;
+pub mod queue;
 pub mod refunds;
 pub mod resends;
 pub mod schema;

@@ -139,3 +139,34 @@ diesel::table! {
 
 diesel::joinable!(ticket_resends -> bookings (booking_id));
 diesel::allow_tables_to_appear_in_same_query!(ticket_resends, bookings);
+
+diesel::table! {
+    queue_line (id) {
+        id -> Integer,
+        line_id -> Text,
+        joined -> BigInt,
+        opened_at -> Nullable<BigInt>,
+        early -> Nullable<BigInt>,
+        seed -> Nullable<BigInt>,
+        admitted -> BigInt,
+        credit_from_us -> BigInt,
+        rate_per_min -> BigInt,
+        configured_rate -> BigInt,
+        paused_at -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    queue_advances (admitted) {
+        admitted -> BigInt,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
+    queue_done (position) {
+        position -> BigInt,
+        at -> BigInt,
+    }
+}

@@ -24,6 +24,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/app.js"),
     },
     Asset {
+        name: "queue.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/queue.js"),
+    },
+    Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../../static/app.css"),

@@ -115,7 +115,9 @@ pub async fn create(
         Err(e) if ctx.htmx && e.status_code().is_client_error() => {
             let shown = Shown::Failed { field: "", message: e.message_for_people() };
             let mut response = respond(&state, &ctx, &input, e.status_code(), shown, None).await?;
-            if let AppError::TooManyRequests { retry_after_secs } = e {
+            if let AppError::TooManyRequests { retry_after_secs }
+            | AppError::WaitYourTurn { retry_after_secs } = e
+            {
                 response.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
             }
             Ok(response)
@@ -132,6 +134,9 @@ async fn book(
     input: &mut FormInput,
 ) -> Result<HttpResponse, AppError> {
     super::same_site_only(req)?;
+    // The waiting room (SPEC §13), from memory: before the opening 403, without an admission
+    // while fans wait 429; nothing is read, reserved or charged for them.
+    let admission = super::queue::form_gate(req, state)?;
     if let Err(retry_after_secs) = state.limits.booking(req) {
         return Err(AppError::TooManyRequests { retry_after_secs });
     }
@@ -152,7 +157,9 @@ async fn book(
     let tier_name = |tiers: &[TierView], id: &str| {
         tiers.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_else(|| id.to_owned())
     };
-    match state.shop.book(request).await {
+    let booked = state.shop.book(request).await;
+    let confirmed = booked.is_ok();
+    let answer = match booked {
         Ok(booking) if !ctx.htmx => Ok(to_booking(&booking.reference)),
         Ok(booking) => {
             let tiers = TierView::all(&state.shop.tiers().await?);
@@ -197,7 +204,11 @@ async fn book(
             };
             respond(state, ctx, input, status, Shown::Failed { field, message }, loaded).await
         }
-    }
+    };
+    answer.map(|mut response| {
+        super::queue::after_booking(state, admission, confirmed, &mut response);
+        response
+    })
 }
 
 /// A `303` to the booking's page.

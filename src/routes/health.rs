@@ -82,9 +82,9 @@ pub async fn metrics(
         work,
         backup: backup_figures(&state.settings).await,
     };
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(&gauges))
+    let mut body = state.metrics.render(&gauges);
+    body.push_str(&state.queue.metrics_text());
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(body)
 }
 
 /// With `BACKUP_DIR`: the newest backup's time (0: none yet) and the interval.

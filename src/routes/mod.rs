@@ -9,6 +9,7 @@ pub mod health;
 mod json;
 pub mod methods;
 pub mod pages;
+pub mod queue;
 pub mod session;
 pub mod staff;
 pub mod tickets;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Signs the admin cookies (from `SESSION_SECRET`).
     pub cookie_key: Key,
+    /// The waiting room (SPEC §13); off without `SALE_OPENS_AT`.
+    pub queue: Arc<crate::booking::queue::Queue>,
 }
 
 /// True when htmx sent the request (it then wants a fragment, not a page).

@@ -1,11 +1,12 @@
 //! The customer pages: the concert (`/`), the no-JS page (`/basic`), the polled availability
 //! fragment and the booking confirmation.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, Responder, get, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
 use super::AppState;
+use super::queue::ShopDoor;
 use crate::booking::Reference;
 use crate::error::AppError;
 use crate::event::Event;
@@ -25,6 +26,8 @@ pub struct IndexPage {
     pub notice: Option<String>,
     /// Always false on the page; the tier status partial is shared with the polled fragment.
     pub oob: bool,
+    /// An admitted fan's turn: until when (waiting room, SPEC §13).
+    pub turn: Option<String>,
 }
 
 impl IndexPage {
@@ -37,6 +40,7 @@ impl IndexPage {
             poll_seconds: settings.poll_seconds,
             notice,
             oob: false,
+            turn: None,
         }
     }
 }
@@ -80,17 +84,31 @@ pub struct BookingPage {
 }
 
 #[get("/")]
-pub async fn index(state: web::Data<AppState>) -> Result<IndexPage, AppError> {
+pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    // With a waiting room, only an admitted fan sees the shop; the others go to the queue.
+    let door = ShopDoor::of(&req, &state).await?;
+    let Some(admission) = door.admitted else { return door.to_queue() };
     let tiers = TierView::all(&state.shop.tiers().await?);
     let form = FormView::blank(None, state.settings.max_tickets_per_booking, "/bookings");
-    Ok(IndexPage::new(&state.settings, tiers, form, None))
+    let mut page = IndexPage::new(&state.settings, tiers, form, None);
+    page.turn = admission.map(|a| crate::views::queue::turn_text(a.until, &state.settings.event));
+    let mut response = page.respond_to(&req).map_into_boxed_body();
+    door.finish(&mut response)?;
+    Ok(response)
 }
 
 #[get("/basic")]
-pub async fn basic(state: web::Data<AppState>) -> Result<BasicPage, AppError> {
+pub async fn basic(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let door = ShopDoor::of(&req, &state).await?;
+    if door.admitted.is_none() {
+        return door.to_queue();
+    }
     let tiers = TierView::all(&state.shop.tiers().await?);
     let form = FormView::blank(None, state.settings.max_tickets_per_booking, "/bookings?page=basic");
-    Ok(BasicPage::new(&state.settings, tiers, form, None))
+    let mut response =
+        BasicPage::new(&state.settings, tiers, form, None).respond_to(&req).map_into_boxed_body();
+    door.finish(&mut response)?;
+    Ok(response)
 }
 
 /// The fragment `/` polls: rendered once per snapshot, `304` while nothing changed.

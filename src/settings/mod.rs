@@ -75,6 +75,10 @@ pub struct Settings {
     pub tickets: crate::ticketing::TicketingSettings,
     /// Behind a proxy and at the edges (SPEC §15).
     pub edges: crate::edges::EdgeSettings,
+    /// `LISTEN_BACKLOG` and `KEEP_ALIVE_SECS` (SPEC §12).
+    pub connections: crate::listener::ConnectionSettings,
+    /// The waiting room (SPEC §13): `SALE_OPENS_AT`, `QUEUE_*`.
+    pub queue: crate::booking::queue::QueueSettings,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -311,6 +315,8 @@ impl Settings {
             backup,
             tickets: crate::ticketing::TicketingSettings::parse(get)?,
             edges: crate::edges::EdgeSettings::parse(get)?,
+            connections: crate::listener::ConnectionSettings::parse(get)?,
+            queue: crate::booking::queue::QueueSettings::parse(get)?,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod outcome;
+pub mod queue;
 pub mod tickets;
 
 use crate::booking::{Booking, BookingStatus, IdempotencyKey, Refund, RefundStatus, Tier};

@@ -25,6 +25,8 @@ struct DashboardPage {
     /// Per tier: name, checked in, tickets.
     door: Vec<(String, i64, i64)>,
     failed_emails: Vec<FailedEmailRow>,
+    /// The waiting room, when there is one.
+    queue: Option<crate::views::queue::QueuePanel>,
 }
 
 /// Renders the dashboard with `status` and an optional refusal to show on top.
@@ -57,6 +59,7 @@ pub async fn render(
         error,
         door,
         failed_emails,
+        queue: crate::views::queue::QueuePanel::new(state),
     };
     let mut response = html(status, &page)?;
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));

@@ -161,6 +161,11 @@ pub async fn create_booking(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // The waiting room (SPEC §13), from memory, before the body is read.
+    let gate = super::queue::gate(&req, &state);
+    if let Some(refused) = super::queue::api_refusal(&gate) {
+        return Ok(refused);
+    }
     if let Err(seconds) = state.limits.booking(&req) {
         let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
         err.retry_after = Some(seconds);
@@ -198,16 +203,20 @@ pub async fn create_booking(
     })?;
 
     match state.shop.book(request).await {
-        Ok(booking) => Ok(HttpResponse::Created().json(json!({
-            "success": true,
-            "booking": booking_json(&booking),
-            "payment": {
-                "transactionId": booking.transaction_id,
-                "amount": whole_dollars(booking.total_cents),
-                "currency": "USD",
-            },
-            "message": "Booking confirmed! Payment processed successfully.",
-        }))),
+        Ok(booking) => {
+            let mut response = HttpResponse::Created().json(json!({
+                "success": true,
+                "booking": booking_json(&booking),
+                "payment": {
+                    "transactionId": booking.transaction_id,
+                    "amount": whole_dollars(booking.total_cents),
+                    "currency": "USD",
+                },
+                "message": "Booking confirmed! Payment processed successfully.",
+            }));
+            super::queue::after_booking(&state, gate.admission(), true, &mut response);
+            Ok(response)
+        }
         Err(e) => Err(match e {
             BookingError::UnknownTier => ApiError::new(StatusCode::NOT_FOUND, "Ticket type not found"),
             BookingError::NotEnoughSeats { available, .. } => {

@@ -9,6 +9,7 @@
 //! - `pipeline`: the booking pipeline's batches driven directly, and a gateway on cue;
 //! - `admin`: signing in and posting admin forms;
 //! - `door`: door staff and ticket codes;
+//! - `queue`: fans of the waiting room, with their cookies;
 //! - `rush`: many buyers at once;
 //! - `smtp`: a real SMTP server (aiosmtpd) and reading what it received.
 
@@ -21,6 +22,7 @@ pub mod http;
 pub mod pg;
 pub mod pipeline;
 pub mod process;
+pub mod queue;
 pub mod rush;
 pub mod smtp;
 

@@ -1,0 +1,3 @@
+DROP TABLE queue_done;
+DROP TABLE queue_advances;
+DROP TABLE queue_line;

@@ -1,0 +1,97 @@
+//! The waiting room's settings (SPEC §13): `SALE_OPENS_AT`, `QUEUE_ADMIT_PER_MIN`,
+//! `QUEUE_ACTIVE_MAX`, `QUEUE_SESSION_SECS`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::settings::SettingsError;
+
+/// The waiting room; with `opens_at` unset there is none, and nothing changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueSettings {
+    /// When sales open, in the offset it was given in. `None`: on sale now, no waiting room.
+    pub opens_at: Option<DateTime<FixedOffset>>,
+    /// Fans let in per minute at most (the admin may change it while the sale runs).
+    pub admit_per_min: i64,
+    /// Admitted fans shopping at once, at most.
+    pub active_max: i64,
+    /// How long an admission lasts.
+    pub session: Duration,
+}
+
+impl Default for QueueSettings {
+    /// No waiting room; the spec's defaults for the rest.
+    fn default() -> Self {
+        Self { opens_at: None, admit_per_min: 1000, active_max: 1000, session: Duration::from_secs(600) }
+    }
+}
+
+impl QueueSettings {
+    /// Reads the settings through `get` (which answers `None` for unset or blank).
+    pub fn parse(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let opens_at = match get("SALE_OPENS_AT") {
+            None => None,
+            Some(raw) => Some(DateTime::parse_from_rfc3339(raw.trim()).map_err(|e| SettingsError {
+                variable: "SALE_OPENS_AT",
+                fault: format!(
+                    "{raw:?} is not an RFC 3339 date and time such as 2027-05-01T10:00:00+02:00 ({e})"
+                ),
+            })?),
+        };
+        let number = |variable: &'static str, default: i64, max: i64| -> Result<i64, SettingsError> {
+            match get(variable).map(|v| v.trim().parse::<i64>()) {
+                None => Ok(default),
+                Some(Ok(n)) if (1..=max).contains(&n) => Ok(n),
+                Some(_) => {
+                    Err(SettingsError { variable, fault: format!("must be a whole number from 1 to {max}") })
+                }
+            }
+        };
+        Ok(Self {
+            opens_at,
+            admit_per_min: number("QUEUE_ADMIT_PER_MIN", 1000, 1_000_000)?,
+            active_max: number("QUEUE_ACTIVE_MAX", 1000, 10_000_000)?,
+            session: Duration::from_secs(number("QUEUE_SESSION_SECS", 600, 86_400)? as u64),
+        })
+    }
+
+    /// The opening in UTC milliseconds.
+    pub fn opens_at_millis(&self) -> Option<i64> {
+        self.opens_at.map(|t| t.timestamp_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<QueueSettings, SettingsError> {
+        QueueSettings::parse(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
+    }
+
+    #[test]
+    fn unset_there_is_no_waiting_room_and_the_defaults_are_the_spec_s() {
+        let s = parse(&[]).expect("defaults");
+        assert_eq!(s.opens_at, None);
+        assert_eq!((s.admit_per_min, s.active_max, s.session), (1000, 1000, Duration::from_secs(600)));
+        let s = parse(&[("SALE_OPENS_AT", "2027-05-01T10:00:00+02:00")]).expect("valid");
+        assert_eq!(s.opens_at_millis(), Some(1_809_158_400_000));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (variable, value) in [
+            ("SALE_OPENS_AT", "tomorrow at ten"),
+            ("SALE_OPENS_AT", "2027-05-01 10:00"),
+            ("QUEUE_ADMIT_PER_MIN", "0"),
+            ("QUEUE_ADMIT_PER_MIN", "many"),
+            ("QUEUE_ACTIVE_MAX", "-5"),
+            ("QUEUE_SESSION_SECS", "0"),
+            ("QUEUE_SESSION_SECS", "86401"),
+        ] {
+            let err = parse(&[(variable, value)]).expect_err(value);
+            assert_eq!(err.variable, variable, "{err}");
+        }
+    }
+}
