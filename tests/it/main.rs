@@ -22,6 +22,7 @@ mod email;
 mod failover;
 mod holds;
 mod hostile;
+mod layout;
 mod metrics;
 mod migrations;
 mod outage;
