@@ -102,7 +102,7 @@ mod tests {
     fn mail(base_url: &str) -> Mail {
         Mail {
             transport: Transport::Files(PathBuf::from("x")),
-            from: crate::ticketing::DEFAULT_FROM.into(),
+            from: crate::settings::DEFAULT_FROM.into(),
             base_url: base_url.into(),
             event: Event::parse(None, None, None).expect("event"),
             max_attempts: 3,

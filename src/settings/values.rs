@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::SettingsError;
-
 /// Where the database lives; the scheme decides the backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -140,15 +138,6 @@ impl Secret {
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret([REDACTED])")
-    }
-}
-
-pub(super) fn parse_bool(variable: &'static str, value: Option<String>) -> Result<bool, SettingsError> {
-    match value.as_deref().map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(false),
-        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
-        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
-        Some(v) => Err(SettingsError { variable, fault: format!("{v:?} is not true or false") }),
     }
 }
 
