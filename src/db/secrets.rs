@@ -40,7 +40,7 @@ pub fn get_or_create(conn: &mut DbConnection, name: &str, candidate: &str, now: 
 /// Returns true if the stored value changed.
 pub fn set(conn: &mut DbConnection, name: &str, value: &str, now: i64) -> QueryResult<bool> {
     let stored = get_or_create(conn, name, value, now)?;
-    if stored == value {
+    if crate::settings::constant_time_eq(stored.as_bytes(), value.as_bytes()) {
         return Ok(false);
     }
     diesel::update(app_secrets::table.find(name))

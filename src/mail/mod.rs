@@ -11,13 +11,14 @@ use std::time::Duration;
 pub use compose::{EmailFacts, compose};
 
 use crate::event::Event;
+use crate::settings::{ExposeSecret, SecretString};
 
 /// Where messages go.
 #[derive(Clone, Debug)]
 pub enum Transport {
     /// An SMTP server: `smtp://host:port` (STARTTLS when the server offers it, as lettre does
     /// by default), `smtps://user:pass@host` (TLS from the start), `?tls=required`.
-    Smtp(crate::settings::Secret),
+    Smtp(SecretString),
     /// `.eml` files in this folder.
     Files(PathBuf),
 }
@@ -55,7 +56,7 @@ impl Mail {
         match &self.transport {
             Transport::Smtp(url) => {
                 use lettre::Transport as _;
-                let transport = lettre::SmtpTransport::from_url(url.expose())
+                let transport = lettre::SmtpTransport::from_url(url.expose_secret())
                     .map_err(|e| format!("SMTP_URL: {e}"))?
                     .timeout(Some(self.send_timeout))
                     .build();

@@ -2,7 +2,7 @@
 //! `RATE_LIMIT_DOOR_PER_MIN`, `METRICS_TOKEN`.
 
 use super::vars::{Vars, fault};
-use super::{Secret, SettingsError};
+use super::{SecretString, SettingsError};
 use crate::client_addr::ForwardedHeader;
 
 #[derive(Clone, Debug)]
@@ -13,7 +13,7 @@ pub struct EdgeSettings {
     /// Door POSTs (check-ins) per signed-in door session per minute (`0` = off).
     pub rate_limit_door_per_min: u32,
     /// When set, `/metrics` needs `Authorization: Bearer <token>`.
-    pub metrics_token: Option<Secret>,
+    pub metrics_token: Option<SecretString>,
 }
 
 impl EdgeSettings {
@@ -25,7 +25,7 @@ impl EdgeSettings {
                 let why = "must be at least 16 visible ASCII characters (it goes in an HTTP header)";
                 return Err(fault("METRICS_TOKEN", why));
             }
-            Some(t) => Some(Secret::new(t)),
+            Some(t) => Some(SecretString::from(t)),
         };
         Ok(Self {
             forwarded_header: vars.with("FORWARDED_HEADER", "x-forwarded-for", ForwardedHeader::parse)?,

@@ -23,8 +23,9 @@ mod vars;
 
 pub use backup::BackupSettings;
 pub use edges::EdgeSettings;
+pub use secrecy::{ExposeSecret, SecretString};
 pub use tickets::{DEFAULT_FROM, TicketingSettings};
-pub use values::{DatabaseUrl, DelayRange, Secret, random_token};
+pub use values::{DatabaseUrl, DelayRange, constant_time_eq, random_token};
 pub use vars::Vars;
 use vars::fault;
 
@@ -36,12 +37,12 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// How long a request waits for a pooled connection before it gets a 503.
     pub db_pool_timeout: Duration,
-    pub admin_password: Secret,
+    pub admin_password: SecretString,
     /// True when the password was generated because `ADMIN_PASSWORD` was unset.
     pub admin_password_generated: bool,
     /// Key for signing the admin session cookie (at least 64 bytes); unset: generated once
     /// and kept in the database, so every process accepts every other's cookies.
-    pub session_secret: Option<Secret>,
+    pub session_secret: Option<SecretString>,
     pub payment_success_rate: f64,
     pub payment_delay: DelayRange,
     /// Probability that a simulated refund fails (to exercise the retries).
@@ -119,12 +120,12 @@ impl Settings {
         };
         let (admin_password, admin_password_generated) = match vars.get("ADMIN_PASSWORD") {
             Some(p) if p.len() < 8 => return Err(fault("ADMIN_PASSWORD", "must be at least 8 characters")),
-            Some(p) => (Secret::new(p), false),
-            None => (Secret::new(random_token(20)), true),
+            Some(p) => (SecretString::from(p), false),
+            None => (SecretString::from(random_token(20)), true),
         };
         let session_secret = match vars.get("SESSION_SECRET") {
             Some(s) if s.len() < 64 => return Err(fault("SESSION_SECRET", "must be at least 64 characters")),
-            other => other.map(Secret::new),
+            other => other.map(SecretString::from),
         };
         let database_migration_url = match vars.get("DATABASE_MIGRATION_URL") {
             None => None,

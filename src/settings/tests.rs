@@ -31,7 +31,7 @@ fn defaults_match_the_spec() {
     assert_eq!(s.database_migration_url, None);
     assert_eq!(s.shutdown_drain, Duration::from_secs(5));
     assert!(s.admin_password_generated);
-    assert!(s.admin_password.expose().len() >= 16);
+    assert!(s.admin_password.expose_secret().len() >= 16);
     assert_eq!(s.event.name, "TechKraft Live");
     assert_eq!(s.event.venue, crate::event::DEFAULT_VENUE);
     assert_eq!(s.event.iso(), crate::event::DEFAULT_STARTS_AT);
@@ -45,7 +45,7 @@ fn secrets_never_print() {
     assert!(!printed.contains("correct horse"), "{printed}");
     assert!(!printed.contains(&"k".repeat(64)), "{printed}");
     assert!(printed.contains("REDACTED"));
-    assert_eq!(s.admin_password.expose(), "correct horse battery");
+    assert_eq!(s.admin_password.expose_secret(), "correct horse battery");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::vars::{Vars, fault};
-use super::{Secret, SettingsError};
+use super::{SecretString, SettingsError};
 
 /// Default `EMAIL_FROM`.
 pub const DEFAULT_FROM: &str = "TechKraft Tickets <tickets@techkraft.invalid>";
@@ -16,12 +16,12 @@ pub struct TicketingSettings {
     /// Where links in emails point (no trailing slash); unset: `http://` + the bound address.
     pub public_base_url: Option<String>,
     /// Signs ticket codes; unset: generated once and kept in the database.
-    pub ticket_secret: Option<Secret>,
+    pub ticket_secret: Option<SecretString>,
     /// `smtp://…` or `smtps://…` (it may carry a password); unset: `.eml` files.
-    pub smtp_url: Option<Secret>,
+    pub smtp_url: Option<SecretString>,
     pub email_from: String,
     /// Door staff sign-in; unset: only the admin password opens the door.
-    pub door_password: Option<Secret>,
+    pub door_password: Option<SecretString>,
     /// Where emails go as `.eml` files when `SMTP_URL` is unset.
     pub outbox_dir: PathBuf,
     /// Sends tried before an email is marked failed.
@@ -45,7 +45,7 @@ impl TicketingSettings {
         };
         let ticket_secret = match vars.get("TICKET_SECRET") {
             Some(s) if s.len() < 32 => return Err(fault("TICKET_SECRET", "must be at least 32 characters")),
-            other => other.map(Secret::new),
+            other => other.map(SecretString::from),
         };
         let smtp_url = match vars.get("SMTP_URL") {
             Some(url) if !(url.starts_with("smtp://") || url.starts_with("smtps://")) => {
@@ -53,7 +53,7 @@ impl TicketingSettings {
             }
             Some(url) => match lettre::SmtpTransport::from_url(url.trim()) {
                 Err(e) => return Err(fault("SMTP_URL", format!("cannot be used: {e}"))),
-                Ok(_) => Some(Secret::new(url.trim())),
+                Ok(_) => Some(SecretString::from(url.trim())),
             },
             None => None,
         };
@@ -65,7 +65,7 @@ impl TicketingSettings {
             Some(p) if p.chars().count() < 8 => {
                 return Err(fault("DOOR_PASSWORD", "must be at least 8 characters"));
             }
-            other => other.map(Secret::new),
+            other => other.map(SecretString::from),
         };
         Ok(Self {
             public_base_url,
