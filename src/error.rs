@@ -9,7 +9,6 @@ use askama::Template;
 use crate::booking::desk::PipelineError;
 use crate::db::DbError;
 pub use crate::db::error::chain;
-use crate::routes::assets;
 
 /// A request that could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +144,7 @@ impl ResponseError for AppError {
         }
         let (heading, message) = self.heading_and_message();
         let page = ErrorPage {
-            asset_version: assets::version(),
+            asset_version: crate::assets::version(),
             status: status.as_u16(),
             heading,
             message: &message,

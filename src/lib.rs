@@ -7,6 +7,7 @@
 // Money literals are written dollars_cents (100_00 is $100.00).
 #![allow(clippy::inconsistent_digit_grouping)]
 
+pub mod assets;
 pub mod backup;
 pub mod booking;
 pub mod cli;
