@@ -28,6 +28,6 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
 pub mod settings;
+pub mod shared_secrets;
 pub mod startup;
-pub mod tickets_setup;
 pub mod views;

@@ -67,7 +67,7 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let pool = db::build_pool(&settings)?;
         db::prepare_database(&pool, &settings)?;
-        let session_secret = crate::tickets_setup::shared_secrets(&pool, &settings)?;
+        let session_secret = crate::shared_secrets::establish(&pool, &settings)?;
 
         let listener = TcpListener::bind(settings.bind_addr)
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr.to_string(), source })?;
@@ -82,7 +82,7 @@ impl Application {
             .with_refund_retry_base(settings.refund_retry_base)
             .with_payment_timeout(settings.payment_timeout)
             .with_availability_max_age(settings.availability_max_age)
-            .with_mail(crate::tickets_setup::mail(&settings, addr));
+            .with_mail(crate::mail::Mail::for_server(&settings, addr));
         let limits = Limits {
             bookings: RateLimiter::new(settings.rate_limit_bookings_per_min),
             sign_in: RateLimiter::new(settings.rate_limit_signin_per_min),
@@ -216,9 +216,9 @@ pub fn routes_config(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
     .service(routes::admin::logout)
     .service(routes::admin::set_available)
     .service(routes::admin::reset)
-    .service(routes::tickets::calendar)
-    .service(routes::tickets::find_form)
-    .service(routes::tickets::find)
+    .service(routes::calendar::calendar)
+    .service(routes::find::find_form)
+    .service(routes::find::find)
     .service(routes::admin::retry_email)
     .service(routes::door::login_form)
     .service(routes::door::login)

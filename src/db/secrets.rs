@@ -8,6 +8,11 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use super::DbConnection;
 use super::schema::app_secrets;
 
+/// The name of the ticket signing key.
+pub const TICKET_KEY: &str = "ticket";
+/// The name of the session cookie key.
+pub const SESSION_KEY: &str = "session";
+
 /// The stored secret called `name`, if any.
 pub fn get(conn: &mut DbConnection, name: &str) -> QueryResult<Option<String>> {
     app_secrets::table.find(name).select(app_secrets::value).first(conn).optional()

@@ -5,13 +5,14 @@
 
 mod compose;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use compose::{EmailFacts, compose};
 
 use crate::event::Event;
-use crate::settings::{ExposeSecret, SecretString};
+use crate::settings::{ExposeSecret, SecretString, Settings};
 
 /// Where messages go.
 #[derive(Clone, Debug)]
@@ -40,6 +41,31 @@ pub struct Mail {
 }
 
 impl Mail {
+    /// The sender's settings for a server bound to `bound`: links point at `PUBLIC_BASE_URL`,
+    /// else at the address the server really bound.
+    pub fn for_server(settings: &Settings, bound: SocketAddr) -> Self {
+        let base_url = settings.tickets.public_base_url.clone().unwrap_or_else(|| {
+            let mut addr = bound;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}")
+        });
+        let transport = match &settings.tickets.smtp_url {
+            Some(url) => Transport::Smtp(url.clone()),
+            None => Transport::Files(settings.tickets.outbox_dir.clone()),
+        };
+        Self {
+            transport,
+            from: settings.tickets.email_from.clone(),
+            base_url,
+            event: settings.event.clone(),
+            max_attempts: settings.tickets.email_max_attempts,
+            retry_base: settings.tickets.email_retry_base,
+            send_timeout: settings.tickets.email_send_timeout,
+        }
+    }
+
     /// How long a claimed email is left to its sender: past its send timeout, with room to
     /// record the result. After that another process may send it (again).
     pub fn lease(&self) -> Duration {

@@ -4,14 +4,15 @@ pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod bookings;
+pub mod calendar;
 pub mod door;
+pub mod find;
 pub mod health;
 mod json;
 pub mod methods;
 pub mod pages;
 pub mod session;
 pub mod staff;
-pub mod tickets;
 
 use std::sync::Arc;
 

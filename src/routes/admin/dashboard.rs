@@ -8,8 +8,8 @@ use askama::Template;
 use super::session::AdminSession;
 use crate::error::AppError;
 use crate::routes::{AppState, assets, html, see_other};
+use crate::views::admin::FailedEmailRow;
 use crate::views::admin::{AuditRow, DashboardView, RecentRow, RefundRow, TierRow};
-use crate::views::tickets::FailedEmailRow;
 
 #[derive(Template)]
 #[template(path = "admin/dashboard.html")]
