@@ -5,7 +5,7 @@
 //! One booking (`checkout.rs`): the availability snapshot refuses what cannot fit (and a tier
 //! the database does not have) at memory speed; the tier's desk reserves the hold in its next
 //! batch; the gateway charges with no connection held; the desk confirms (or releases) it in a
-//! later batch. Every database change goes through `pipeline.rs`.
+//! later batch. Every database change of a booking goes through `pipeline/`.
 
 use std::sync::Arc;
 use std::time::Duration;
