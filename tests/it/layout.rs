@@ -65,8 +65,8 @@ fn the_readmes_layout_names_every_top_level_module_and_only_files_that_exist() {
                 }
             }
         }
-        // Every Rust file or folder named in the description: `src/…` as written, a shorter
-        // name (`pool/`, `metrics/outcomes.rs`) somewhere under src/.
+        // Every Rust file or folder named in the description: `src/…` (or `static/`) as
+        // written, a shorter name (`pool/`, `metrics/outcomes.rs`) somewhere under src/.
         if !in_src {
             continue;
         }
@@ -77,7 +77,7 @@ fn the_readmes_layout_names_every_top_level_module_and_only_files_that_exist() {
             if !(rust_file || folder) {
                 continue;
             }
-            let exists = if word.starts_with("src/") {
+            let exists = if word.starts_with("src/") || Path::new(word).exists() {
                 Path::new(word).exists()
             } else {
                 let suffix = format!("/{}", word.trim_end_matches('/'));
