@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::booking::Shop;
-use crate::client_addr::ClientAddr;
 use crate::connections::{self, ConnectionCounter};
 use crate::db::{self, DbError};
 use crate::drain::{Draining, unready_while_draining, watch_signals};
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::payment::{Ledger, PaymentGateway, SimulatedGateway};
-use crate::rate_limit::{Limits, RateLimiter};
+use crate::rate_limit::Limits;
 use crate::request_id;
 use crate::routes::{self, AppState, methods};
 use crate::settings::Settings;
@@ -83,17 +82,7 @@ impl Application {
             .with_payment_timeout(settings.payment_timeout)
             .with_availability_max_age(settings.availability_max_age)
             .with_mail(crate::mail::Mail::for_server(&settings, addr));
-        let limits = Limits {
-            bookings: RateLimiter::new(settings.rate_limit_bookings_per_min),
-            sign_in: RateLimiter::new(settings.rate_limit_signin_per_min),
-            admin: RateLimiter::new(settings.rate_limit_admin_per_min),
-            lookups: RateLimiter::new(settings.rate_limit_lookups_per_min),
-            door: RateLimiter::new(settings.edges.rate_limit_door_per_min),
-            client: ClientAddr {
-                trust_proxy: settings.trust_forwarded_for,
-                header: settings.edges.forwarded_header,
-            },
-        };
+        let limits = Limits::from_settings(&settings);
         let cookie_key = Key::derive_from(session_secret.as_bytes());
         let state = web::Data::new(AppState {
             shop: shop.clone(),
