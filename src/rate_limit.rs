@@ -76,6 +76,8 @@ impl<K: Hash + Eq + Clone, C: Clock> RateLimiter<K, C> {
     pub fn with_clock(per_minute: u32, clock: C) -> Self {
         let limit = NonZeroU32::new(per_minute).map(|n| {
             let states = Arc::new(DashMapStateStore::default());
+            // Governor's own start is a moment later (it reads the clock again): the
+            // housekeeping sees states that much older, microseconds at most.
             let start = clock.now();
             Limit {
                 governor: Governor::new(Quota::per_minute(n), Store(states.clone()), clock),
