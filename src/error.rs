@@ -6,10 +6,8 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
-use crate::booking::desk::PipelineError;
 use crate::db::DbError;
 pub use crate::db::error::chain;
-use crate::routes::assets;
 
 /// A request that could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +41,8 @@ pub enum AppError {
     /// A booking without an admission while fans wait in the waiting room (429).
     #[error("waiting room: no admission")]
     WaitYourTurn { retry_after_secs: u64 },
-    /// Transient database trouble (see [`DbError::is_transient`] and
-    /// [`PipelineError::is_transient`]): 503, try again.
+    /// Transient database trouble (see [`DbError::is_transient`], and the booking pipeline's
+    /// own `is_transient`): 503, try again.
     #[error("service unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A fault: 500, logged with its cause chain.
@@ -56,13 +54,6 @@ pub enum AppError {
 /// else (a bug, a panicked task, a broken query) a 500.
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
-        if e.is_transient() { Self::Unavailable(Box::new(e)) } else { Self::Internal(Box::new(e)) }
-    }
-}
-
-/// The same decision for the booking pipeline's errors, which keep their database cause.
-impl From<PipelineError> for AppError {
-    fn from(e: PipelineError) -> Self {
         if e.is_transient() { Self::Unavailable(Box::new(e)) } else { Self::Internal(Box::new(e)) }
     }
 }
@@ -152,7 +143,7 @@ impl ResponseError for AppError {
         }
         let (heading, message) = self.heading_and_message();
         let page = ErrorPage {
-            asset_version: assets::version(),
+            asset_version: crate::assets::version(),
             status: status.as_u16(),
             heading,
             message: &message,
@@ -174,5 +165,22 @@ impl ResponseError for AppError {
             _ => {}
         }
         response.body(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_rt::test]
+    async fn a_panicked_database_task_is_a_500_and_a_closed_connection_a_503() {
+        let panicked = tokio::spawn(async { panic!("a bug") }).await.expect_err("it panicked");
+        let answer = AppError::from(DbError::TaskPanicked(panicked));
+        assert!(matches!(answer, AppError::Internal(_)), "a 500, not a 503: {answer:?}");
+        let closed = DbError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ClosedConnection,
+            Box::new("server closed the connection".to_owned()),
+        ));
+        assert!(matches!(AppError::from(closed), AppError::Unavailable(_)));
     }
 }

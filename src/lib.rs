@@ -7,6 +7,7 @@
 // Money literals are written dollars_cents (100_00 is $100.00).
 #![allow(clippy::inconsistent_digit_grouping)]
 
+pub mod assets;
 pub mod backup;
 pub mod booking;
 pub mod cli;
@@ -15,7 +16,6 @@ pub mod clock;
 pub mod connections;
 pub mod db;
 pub mod drain;
-pub mod edges;
 pub mod error;
 pub mod event;
 pub mod listener;
@@ -29,7 +29,6 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
 pub mod settings;
+pub mod shared_secrets;
 pub mod startup;
-pub mod ticketing;
-pub mod tickets_setup;
 pub mod views;

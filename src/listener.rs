@@ -9,55 +9,11 @@
 //!   pages' poll interval, so a page polling every `POLL_SECONDS` keeps its connection (and,
 //!   behind TLS, its handshake).
 
-use std::net::{SocketAddr, TcpListener};
-use std::time::Duration;
-
 use socket2::{Domain, Protocol, Socket, Type};
+use std::net::{SocketAddr, TcpListener};
 
-use crate::settings::SettingsError;
-
-/// Default `LISTEN_BACKLOG`.
-pub const DEFAULT_BACKLOG: u32 = 4096;
-/// Default `KEEP_ALIVE_SECS`: fifteen polls of the default five seconds.
-pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 75;
 /// Where Linux keeps the cap on every listen backlog.
 const SOMAXCONN: &str = "/proc/sys/net/core/somaxconn";
-
-/// `LISTEN_BACKLOG` and `KEEP_ALIVE_SECS`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConnectionSettings {
-    /// The accept queue asked of the kernel.
-    pub listen_backlog: u32,
-    /// How long an idle keep-alive connection stays open (zero: closed after each answer).
-    pub keep_alive: Duration,
-}
-
-impl ConnectionSettings {
-    /// Reads the settings through `get` (which answers `None` for unset or blank).
-    pub fn parse(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let listen_backlog = match get("LISTEN_BACKLOG").map(|v| v.trim().parse::<u32>()) {
-            None => DEFAULT_BACKLOG,
-            Some(Ok(n)) if (1..=65_535).contains(&n) => n,
-            Some(_) => {
-                return Err(SettingsError {
-                    variable: "LISTEN_BACKLOG",
-                    fault: "must be a whole number from 1 to 65535".into(),
-                });
-            }
-        };
-        let keep_alive = match get("KEEP_ALIVE_SECS").map(|v| v.trim().parse::<u64>()) {
-            None => Duration::from_secs(DEFAULT_KEEP_ALIVE_SECS),
-            Some(Ok(secs)) if secs <= 3600 => Duration::from_secs(secs),
-            Some(_) => {
-                return Err(SettingsError {
-                    variable: "KEEP_ALIVE_SECS",
-                    fault: "must be a whole number of seconds from 0 to 3600".into(),
-                });
-            }
-        };
-        Ok(Self { listen_backlog, keep_alive })
-    }
-}
 
 /// Binds `addr` and listens with an accept queue of `backlog` connections (capped by the
 /// kernel at `net.core.somaxconn`). Like std, it sets `SO_REUSEADDR`, so a restarted server
@@ -88,34 +44,9 @@ pub fn cap_warning(backlog: u32, cap: Option<u32>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-
-    fn parse(vars: &[(&str, &str)]) -> Result<ConnectionSettings, SettingsError> {
-        ConnectionSettings::parse(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
-    }
-
-    #[test]
-    fn defaults_outlive_the_poll_interval_and_queue_a_rush() {
-        let s = parse(&[]).expect("defaults");
-        assert_eq!(s.listen_backlog, 4096);
-        assert_eq!(s.keep_alive, Duration::from_secs(75));
-        let s = parse(&[("LISTEN_BACKLOG", "1024"), ("KEEP_ALIVE_SECS", "0")]).expect("valid");
-        assert_eq!((s.listen_backlog, s.keep_alive), (1024, Duration::ZERO));
-    }
-
-    #[test]
-    fn bad_values_name_their_variable() {
-        for (variable, value) in [
-            ("LISTEN_BACKLOG", "0"),
-            ("LISTEN_BACKLOG", "70000"),
-            ("LISTEN_BACKLOG", "lots"),
-            ("KEEP_ALIVE_SECS", "-1"),
-            ("KEEP_ALIVE_SECS", "3601"),
-        ] {
-            let err = parse(&[(variable, value)]).expect_err(value);
-            assert_eq!(err.variable, variable, "{err}");
-        }
-    }
 
     #[test]
     fn a_cap_below_the_backlog_is_worth_a_warning_that_names_the_sysctl() {

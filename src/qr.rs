@@ -21,7 +21,7 @@ pub fn svg(text: &str, size: u32, title: &str) -> Result<String, qrcode::types::
     Ok(labelled)
 }
 
-/// The QR code of `text` as a PNG file, each module `scale` pixels.
+/// The QR code of `text` as a PNG file, at least 300 pixels square.
 pub fn png(text: &str) -> Result<Vec<u8>, String> {
     let code = QrCode::new(text.as_bytes()).map_err(|e| e.to_string())?;
     let image = code.render::<image::Luma<u8>>().min_dimensions(300, 300).build();

@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::booking::Shop;
-use crate::client_addr::ClientAddr;
 use crate::connections::{self, ConnectionCounter};
 use crate::db::{self, DbError};
 use crate::drain::{Draining, unready_while_draining, watch_signals};
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::payment::{Ledger, PaymentGateway, SimulatedGateway};
-use crate::rate_limit::{Limits, RateLimiter};
+use crate::rate_limit::Limits;
 use crate::request_id;
 use crate::routes::{self, AppState, methods};
 use crate::settings::Settings;
@@ -68,7 +67,7 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let pool = db::build_pool(&settings)?;
         db::prepare_database(&pool, &settings)?;
-        let session_secret = crate::tickets_setup::shared_secrets(&pool, &settings)?;
+        let session_secret = crate::shared_secrets::establish(&pool, &settings)?;
 
         let listener = crate::listener::bind(settings.bind_addr, settings.connections.listen_backlog)
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr.to_string(), source })?;
@@ -87,18 +86,8 @@ impl Application {
             .with_refund_retry_base(settings.refund_retry_base)
             .with_payment_timeout(settings.payment_timeout)
             .with_availability_max_age(settings.availability_max_age)
-            .with_mail(crate::tickets_setup::mail(&settings, addr));
-        let limits = Limits {
-            bookings: RateLimiter::new(settings.rate_limit_bookings_per_min),
-            sign_in: RateLimiter::new(settings.rate_limit_signin_per_min),
-            admin: RateLimiter::new(settings.rate_limit_admin_per_min),
-            lookups: RateLimiter::new(settings.rate_limit_lookups_per_min),
-            door: RateLimiter::new(settings.edges.rate_limit_door_per_min),
-            client: ClientAddr {
-                trust_proxy: settings.trust_forwarded_for,
-                header: settings.edges.forwarded_header,
-            },
-        };
+            .with_mail(crate::mail::Mail::for_server(&settings, addr));
+        let limits = Limits::from_settings(&settings);
         let cookie_key = Key::derive_from(session_secret.as_bytes());
         let queue = Arc::new(crate::booking::queue::Queue::open(
             settings.queue.clone(),
@@ -236,9 +225,9 @@ pub fn routes_config(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
     .service(routes::admin::logout)
     .service(routes::admin::set_available)
     .service(routes::admin::reset)
-    .service(routes::tickets::calendar)
-    .service(routes::tickets::find_form)
-    .service(routes::tickets::find)
+    .service(routes::calendar::calendar)
+    .service(routes::find::find_form)
+    .service(routes::find::find)
     .service(routes::admin::retry_email)
     .service(routes::door::login_form)
     .service(routes::door::login)

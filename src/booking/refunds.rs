@@ -1,5 +1,6 @@
 //! Refunds that are never lost. Every path that ends with money taken and no seats writes the
-//! refund owed in the transaction that changes the booking (`pipeline/late.rs`, `admin::reset`);
+//! refund owed in the transaction that changes the booking (`pipeline/late.rs`: a paid booking
+//! no longer held and no seats for it; `admin::reset`);
 //! this worker, running in every process, pays them through the gateway.
 //!
 //! The worker's shape: claim due refunds in one transaction with a lease (`next_attempt_at`

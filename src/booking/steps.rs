@@ -1,6 +1,6 @@
 //! The booking row a reservation writes, and the earlier attempt a repeated key names. The
 //! database steps themselves (reserve, confirm, release, sweep) are one pipeline, in
-//! `pipeline.rs`.
+//! `pipeline/`.
 
 use std::time::Duration;
 

@@ -9,14 +9,10 @@ use sha2::Sha256;
 
 use crate::db::models::{Booking, BookingStatus};
 use crate::db::outbox::{KIND_REFUND, KIND_TICKETS, OutboxEmail};
+use crate::db::secrets::{self, TICKET_KEY};
 use crate::db::tickets::{Ticket, TicketAtDoor};
-use crate::db::{DbConnection, DbError, secrets};
+use crate::db::{DbConnection, DbError};
 use crate::metrics::CheckInOutcome;
-
-/// The name of the ticket signing key in `app_secrets`.
-pub const TICKET_KEY: &str = "ticket";
-/// The name of the session cookie key in `app_secrets`.
-pub const SESSION_KEY: &str = "session";
 
 const ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 const PREFIX: &str = "TIX-";
@@ -74,7 +70,7 @@ pub fn check_code(key: &str, raw: &str) -> CodeCheck {
     if genuine { CodeCheck::Genuine(code) } else { CodeCheck::Forged }
 }
 
-/// The signing key, stored once at start (see `startup::shared_secrets`).
+/// The signing key, settled once at start (`shared_secrets::establish`).
 pub fn signing_key(c: &mut DbConnection) -> Result<String, DbError> {
     Ok(secrets::get(c, TICKET_KEY)?.ok_or(diesel::result::Error::NotFound)?)
 }

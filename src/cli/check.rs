@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{code, exit};
 use crate::db::{DbConnection, Manager, migration_state};
 use crate::error::chain;
-use crate::settings::{DatabaseUrl, Settings};
+use crate::settings::{DatabaseUrl, ExposeSecret, Settings};
 
 type Check = Result<String, (u8, String)>;
 
@@ -86,7 +86,7 @@ fn mail(settings: &Settings) -> Check {
             .map(|()| format!("SMTP_URL is unset: emails are written as .eml files to {}", dir.display()))
             .map_err(|why| (exit::MAIL, format!("EMAIL_OUTBOX_DIR {}: {why}", dir.display())));
     };
-    let transport = lettre::SmtpTransport::from_url(url.expose())
+    let transport = lettre::SmtpTransport::from_url(url.expose_secret())
         .map_err(|e| (exit::MAIL, format!("SMTP_URL cannot be used: {e}")))?
         .timeout(Some(Duration::from_secs(5)))
         .build();

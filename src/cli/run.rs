@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use super::{Command, code, exit, help_text, parse};
 use crate::db::{self, DbError};
 use crate::error::chain;
-use crate::settings::{DatabaseUrl, Settings};
+use crate::settings::{DatabaseUrl, ExposeSecret, Settings};
 use crate::startup::{Application, StartupError};
 
 const SHORT_USAGE: &str =
@@ -80,7 +80,7 @@ fn serve(settings: Settings) -> ExitCode {
     if settings.admin_password_generated {
         log::warn!(
             "ADMIN_PASSWORD is not set; generated one for this run: {}",
-            settings.admin_password.expose()
+            settings.admin_password.expose_secret()
         );
     }
     log::info!("database: {}", settings.database_url.redacted());

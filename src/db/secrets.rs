@@ -8,6 +8,11 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use super::DbConnection;
 use super::schema::app_secrets;
 
+/// The name of the ticket signing key.
+pub const TICKET_KEY: &str = "ticket";
+/// The name of the session cookie key.
+pub const SESSION_KEY: &str = "session";
+
 /// The stored secret called `name`, if any.
 pub fn get(conn: &mut DbConnection, name: &str) -> QueryResult<Option<String>> {
     app_secrets::table.find(name).select(app_secrets::value).first(conn).optional()
@@ -40,7 +45,7 @@ pub fn get_or_create(conn: &mut DbConnection, name: &str, candidate: &str, now: 
 /// Returns true if the stored value changed.
 pub fn set(conn: &mut DbConnection, name: &str, value: &str, now: i64) -> QueryResult<bool> {
     let stored = get_or_create(conn, name, value, now)?;
-    if stored == value {
+    if crate::settings::constant_time_eq(stored.as_bytes(), value.as_bytes()) {
         return Ok(false);
     }
     diesel::update(app_secrets::table.find(name))

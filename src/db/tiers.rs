@@ -49,7 +49,8 @@ impl Tier {
         if count > 0 {
             return Ok(0);
         }
-        // One row at a time: `MultiConnection` has no batch insert.
+        // One row at a time: three rows (a batch insert through `MultiConnection` needs the
+        // per-backend `insert_all!`).
         let mut inserted = 0;
         for tier in default_tiers() {
             inserted += diesel::insert_into(ticket_tiers::table).values(&tier).execute(conn)?;

@@ -5,19 +5,21 @@
 
 mod compose;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use compose::{EmailFacts, compose};
 
 use crate::event::Event;
+use crate::settings::{ExposeSecret, SecretString, Settings};
 
 /// Where messages go.
 #[derive(Clone, Debug)]
 pub enum Transport {
     /// An SMTP server: `smtp://host:port` (STARTTLS when the server offers it, as lettre does
     /// by default), `smtps://user:pass@host` (TLS from the start), `?tls=required`.
-    Smtp(crate::settings::Secret),
+    Smtp(SecretString),
     /// `.eml` files in this folder.
     Files(PathBuf),
 }
@@ -39,6 +41,31 @@ pub struct Mail {
 }
 
 impl Mail {
+    /// The sender's settings for a server bound to `bound`: links point at `PUBLIC_BASE_URL`,
+    /// else at the address the server really bound.
+    pub fn for_server(settings: &Settings, bound: SocketAddr) -> Self {
+        let base_url = settings.tickets.public_base_url.clone().unwrap_or_else(|| {
+            let mut addr = bound;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}")
+        });
+        let transport = match &settings.tickets.smtp_url {
+            Some(url) => Transport::Smtp(url.clone()),
+            None => Transport::Files(settings.tickets.outbox_dir.clone()),
+        };
+        Self {
+            transport,
+            from: settings.tickets.email_from.clone(),
+            base_url,
+            event: settings.event.clone(),
+            max_attempts: settings.tickets.email_max_attempts,
+            retry_base: settings.tickets.email_retry_base,
+            send_timeout: settings.tickets.email_send_timeout,
+        }
+    }
+
     /// How long a claimed email is left to its sender: past its send timeout, with room to
     /// record the result. After that another process may send it (again).
     pub fn lease(&self) -> Duration {
@@ -55,7 +82,7 @@ impl Mail {
         match &self.transport {
             Transport::Smtp(url) => {
                 use lettre::Transport as _;
-                let transport = lettre::SmtpTransport::from_url(url.expose())
+                let transport = lettre::SmtpTransport::from_url(url.expose_secret())
                     .map_err(|e| format!("SMTP_URL: {e}"))?
                     .timeout(Some(self.send_timeout))
                     .build();
@@ -102,7 +129,7 @@ mod tests {
     fn mail(base_url: &str) -> Mail {
         Mail {
             transport: Transport::Files(PathBuf::from("x")),
-            from: crate::ticketing::DEFAULT_FROM.into(),
+            from: crate::settings::DEFAULT_FROM.into(),
             base_url: base_url.into(),
             event: Event::parse(None, None, None).expect("event"),
             max_attempts: 3,

@@ -11,8 +11,7 @@ use crate::backup::schedule::Schedule;
 use crate::drain::Draining;
 use crate::error::chain;
 use crate::metrics::Gauges;
-use crate::routes::session::constant_time_eq;
-use crate::settings::Settings;
+use crate::settings::{ExposeSecret, Settings, constant_time_eq};
 
 /// 200 while the process runs.
 #[get("/healthz")]
@@ -52,7 +51,7 @@ pub async fn metrics(
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .unwrap_or_default()
             .trim();
-        if !constant_time_eq(sent.as_bytes(), token.expose().as_bytes()) {
+        if !constant_time_eq(sent.as_bytes(), token.expose_secret().as_bytes()) {
             return HttpResponse::Unauthorized()
                 .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
                 .content_type("text/plain; charset=utf-8")

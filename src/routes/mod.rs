@@ -4,7 +4,9 @@ pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod bookings;
+pub mod calendar;
 pub mod door;
+pub mod find;
 pub mod health;
 mod json;
 pub mod methods;
@@ -12,7 +14,6 @@ pub mod pages;
 pub mod queue;
 pub mod session;
 pub mod staff;
-pub mod tickets;
 
 use std::sync::Arc;
 
@@ -27,6 +28,15 @@ use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::rate_limit::Limits;
 use crate::settings::Settings;
+
+/// The booking pipeline's errors become answers as storage errors do: transient trouble (a
+/// batch that met a database going away, no answer within the patience) is a 503, anything else
+/// a 500. (Here, not in `error.rs`, so that `error` and `booking` do not import each other.)
+impl From<crate::booking::desk::PipelineError> for AppError {
+    fn from(e: crate::booking::desk::PipelineError) -> Self {
+        if e.is_transient() { Self::Unavailable(Box::new(e)) } else { Self::Internal(Box::new(e)) }
+    }
+}
 
 /// Largest request body any route reads.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

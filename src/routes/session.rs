@@ -16,7 +16,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use crate::booking::StaffRole;
 use crate::error::AppError;
 use crate::routes::AppState;
-use crate::settings::Settings;
+use crate::settings::{ExposeSecret, Settings, constant_time_eq};
 
 /// What sets one kind of staff session apart. The sign-in, sign-out and form checks are
 /// written once (`routes::staff`) for every role.
@@ -73,7 +73,8 @@ impl Role for Admin {
     const PAGE: &'static str = "admin page";
 
     fn opened_by(typed: &[u8], settings: &Settings) -> Option<&'static str> {
-        constant_time_eq(typed, settings.admin_password.expose().as_bytes()).then_some("admin password")
+        constant_time_eq(typed, settings.admin_password.expose_secret().as_bytes())
+            .then_some("admin password")
     }
 
     /// Per client address (`RATE_LIMIT_ADMIN_PER_MIN`).
@@ -106,8 +107,8 @@ impl Role for Door {
             .tickets
             .door_password
             .as_ref()
-            .is_some_and(|p| constant_time_eq(typed, p.expose().as_bytes()));
-        let admin = constant_time_eq(typed, settings.admin_password.expose().as_bytes());
+            .is_some_and(|p| constant_time_eq(typed, p.expose_secret().as_bytes()));
+        let admin = constant_time_eq(typed, settings.admin_password.expose_secret().as_bytes());
         match (door, admin) {
             (true, _) => Some("door password"),
             (false, true) => Some("admin password"),
@@ -266,26 +267,9 @@ pub fn expired_cookie<R: Role>(name: &'static str) -> Cookie<'static> {
     cookie
 }
 
-/// Compares two secrets in constant time: both are hashed to 32 bytes first (so not even the
-/// length leaks), then compared by `subtle`.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    use sha2::{Digest, Sha256};
-    use subtle::ConstantTimeEq;
-    Sha256::digest(a).ct_eq(&Sha256::digest(b)).into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_compare_equal_only_when_identical() {
-        assert!(constant_time_eq(b"hunter22", b"hunter22"));
-        assert!(!constant_time_eq(b"hunter22", b"hunter23"));
-        assert!(!constant_time_eq(b"hunter22", b"hunter2"));
-        assert!(!constant_time_eq(b"", b"x"));
-        assert!(constant_time_eq(b"", b""));
-    }
 
     #[test]
     fn cookies_name_a_session_id() {

@@ -1,9 +1,10 @@
-//! The settings of scheduled backups (SPEC §16), parsed beside the others in
-//! `Settings::from_lookup`: `BACKUP_DIR`, `BACKUP_INTERVAL_SECS`, `BACKUP_KEEP`.
+//! The settings of scheduled backups (SPEC §16): `BACKUP_DIR`, `BACKUP_INTERVAL_SECS`,
+//! `BACKUP_KEEP`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::vars::{Vars, fault};
 use super::{DatabaseUrl, SettingsError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,25 +18,12 @@ pub struct BackupSettings {
 }
 
 impl BackupSettings {
-    /// Reads the settings through `get` (which answers `None` for unset or blank). Scheduled
-    /// backups are of a SQLite file: with PostgreSQL, `BACKUP_DIR` is refused rather than
-    /// silently doing nothing.
-    pub fn parse(
-        get: impl Fn(&str) -> Option<String>,
-        database: &DatabaseUrl,
-    ) -> Result<Self, SettingsError> {
-        let fault = |variable: &'static str, fault: &str| SettingsError { variable, fault: fault.into() };
-        let interval = match get("BACKUP_INTERVAL_SECS").map(|v| v.trim().parse::<u64>()) {
-            None => Duration::from_secs(3600),
-            Some(Ok(secs)) if (1..=604_800).contains(&secs) => Duration::from_secs(secs),
-            Some(_) => return Err(fault("BACKUP_INTERVAL_SECS", "must be 1 to 604800 seconds (a week)")),
-        };
-        let keep = match get("BACKUP_KEEP").map(|v| v.trim().parse::<usize>()) {
-            None => 24,
-            Some(Ok(n)) if (1..=10_000).contains(&n) => n,
-            Some(_) => return Err(fault("BACKUP_KEEP", "must be a whole number from 1 to 10000")),
-        };
-        let dir = get("BACKUP_DIR").map(|d| PathBuf::from(d.trim()));
+    /// Reads the settings. Scheduled backups are of a SQLite file: with PostgreSQL,
+    /// `BACKUP_DIR` is refused rather than silently doing nothing.
+    pub fn parse(vars: Vars, database: &DatabaseUrl) -> Result<Self, SettingsError> {
+        let interval = Duration::from_secs(vars.parse_in("BACKUP_INTERVAL_SECS", 3600, 1..=604_800)?);
+        let keep = vars.parse_in("BACKUP_KEEP", 24, 1..=10_000)?;
+        let dir = vars.get("BACKUP_DIR").map(|d| PathBuf::from(d.trim()));
         if dir.is_some() && matches!(database, DatabaseUrl::Postgres(_)) {
             return Err(fault(
                 "BACKUP_DIR",
@@ -53,7 +41,8 @@ mod tests {
 
     fn parse(vars: &[(&str, &str)], url: &str) -> Result<BackupSettings, SettingsError> {
         let database = DatabaseUrl::parse(url).expect("url");
-        BackupSettings::parse(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()), &database)
+        let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+        BackupSettings::parse(Vars::new(&lookup), &database)
     }
 
     #[test]

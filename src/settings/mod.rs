@@ -1,7 +1,14 @@
-//! Typed settings read from the environment (and a `.env` file, loaded by `main`).
+//! Typed settings read from the environment (and a `.env` file, loaded by `main`), every one
+//! in this folder: each variable is parsed once, and a bad value stops start-up with one line
+//! that names the variable and the fault (`setting HOLD_TTL_SECS: must be in 1..=86400, not "0"`).
 //!
-//! Every variable of SPEC §3 is parsed here once; a bad value stops start-up with one line
-//! that names the variable and the fault.
+//! [`Settings`] holds the server's own settings and one field per group of the rest, each group
+//! a file here that reads through [`vars::Vars`]: `tickets.rs` (tickets, email and the door,
+//! SPEC §11), `edges.rs` (behind a proxy and at the edges, SPEC §15), `backup.rs` (SPEC §16).
+//! `values.rs` has the values they are made of (database URLs, delay ranges, origins). A new
+//! setting is one line in its group's `parse` (`vars.parse_in(NAME, default, range)`), a field,
+//! a row in the README's settings table and a line in `.env.example`; a new group is a file
+//! here with a `parse(vars)` and a field of [`Settings`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,11 +16,22 @@ use std::time::Duration;
 use crate::event::Event;
 
 mod backup;
+mod connections;
+mod edges;
+mod queue;
+mod tickets;
 mod values;
+mod vars;
 
 pub use backup::BackupSettings;
-use values::parse_bool;
-pub use values::{DatabaseUrl, DelayRange, Secret, random_token};
+pub use connections::{ConnectionSettings, DEFAULT_BACKLOG, DEFAULT_KEEP_ALIVE_SECS};
+pub use edges::EdgeSettings;
+pub use queue::QueueSettings;
+pub use secrecy::{ExposeSecret, SecretString};
+pub use tickets::{DEFAULT_FROM, TicketingSettings};
+pub use values::{DatabaseUrl, DelayRange, constant_time_eq, random_token};
+pub use vars::Vars;
+use vars::fault;
 
 /// Everything the server needs to know at start.
 #[derive(Clone, Debug)]
@@ -23,12 +41,12 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// How long a request waits for a pooled connection before it gets a 503.
     pub db_pool_timeout: Duration,
-    pub admin_password: Secret,
+    pub admin_password: SecretString,
     /// True when the password was generated because `ADMIN_PASSWORD` was unset.
     pub admin_password_generated: bool,
     /// Key for signing the admin session cookie (at least 64 bytes); unset: generated once
     /// and kept in the database, so every process accepts every other's cookies.
-    pub session_secret: Option<Secret>,
+    pub session_secret: Option<SecretString>,
     pub payment_success_rate: f64,
     pub payment_delay: DelayRange,
     /// Probability that a simulated refund fails (to exercise the retries).
@@ -72,13 +90,13 @@ pub struct Settings {
     /// Scheduled backups of the SQLite database (SPEC §16).
     pub backup: BackupSettings,
     /// Tickets, email and the door (SPEC §11).
-    pub tickets: crate::ticketing::TicketingSettings,
+    pub tickets: TicketingSettings,
     /// Behind a proxy and at the edges (SPEC §15).
-    pub edges: crate::edges::EdgeSettings,
+    pub edges: EdgeSettings,
     /// `LISTEN_BACKLOG` and `KEEP_ALIVE_SECS` (SPEC §12).
-    pub connections: crate::listener::ConnectionSettings,
+    pub connections: ConnectionSettings,
     /// The waiting room (SPEC §13): `SALE_OPENS_AT`, `QUEUE_*`.
-    pub queue: crate::booking::queue::QueueSettings,
+    pub queue: QueueSettings,
 }
 
 /// A setting that could not be used: names the variable and the fault.
@@ -97,226 +115,84 @@ impl Settings {
 
     /// Reads settings through `lookup` (the environment in production, a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        fn parse<T: std::str::FromStr>(
-            variable: &'static str,
-            value: Option<String>,
-            default: T,
-        ) -> Result<T, SettingsError> {
-            match value {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|_| SettingsError { variable, fault: format!("{v:?} is not a valid value") }),
-            }
-        }
+        Self::parse(Vars::new(&lookup))
+    }
 
-        let database_url = DatabaseUrl::parse(
-            &get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/techkraft.sqlite3".into()),
-        )
-        .map_err(|fault| SettingsError { variable: "DATABASE_URL", fault })?;
-
-        let bind_addr = parse("BIND_ADDR", get("BIND_ADDR"), SocketAddr::from(([127, 0, 0, 1], 3000)))?;
-
+    fn parse(vars: Vars) -> Result<Self, SettingsError> {
+        let database_url =
+            vars.with("DATABASE_URL", "sqlite://data/techkraft.sqlite3", DatabaseUrl::parse)?;
         let default_pool = match database_url {
             // SQLite has one writer at a time; a few connections serve the readers too.
             DatabaseUrl::Sqlite(_) => 8,
             DatabaseUrl::Postgres(_) => 16,
         };
-        let db_pool_size: u32 = parse("DB_POOL_SIZE", get("DB_POOL_SIZE"), default_pool)?;
-        if !(1..=1000).contains(&db_pool_size) {
-            return Err(SettingsError { variable: "DB_POOL_SIZE", fault: "must be 1..=1000".into() });
-        }
-        let pool_timeout_ms: u64 = parse("DB_POOL_TIMEOUT_MS", get("DB_POOL_TIMEOUT_MS"), 1000)?;
-        if !(1..=60_000).contains(&pool_timeout_ms) {
-            return Err(SettingsError { variable: "DB_POOL_TIMEOUT_MS", fault: "must be 1..=60000".into() });
-        }
-
-        let (admin_password, admin_password_generated) = match get("ADMIN_PASSWORD") {
-            Some(p) if p.len() < 8 => {
-                return Err(SettingsError {
-                    variable: "ADMIN_PASSWORD",
-                    fault: "must be at least 8 characters".into(),
-                });
-            }
-            Some(p) => (Secret::new(p), false),
-            None => (Secret::new(random_token(20)), true),
+        let (admin_password, admin_password_generated) = match vars.get("ADMIN_PASSWORD") {
+            Some(p) if p.len() < 8 => return Err(fault("ADMIN_PASSWORD", "must be at least 8 characters")),
+            Some(p) => (SecretString::from(p), false),
+            None => (SecretString::from(random_token(20)), true),
         };
-
-        let session_secret = match get("SESSION_SECRET") {
-            Some(s) if s.len() < 64 => {
-                return Err(SettingsError {
-                    variable: "SESSION_SECRET",
-                    fault: "must be at least 64 characters".into(),
-                });
-            }
-            other => other.map(Secret::new),
+        let session_secret = match vars.get("SESSION_SECRET") {
+            Some(s) if s.len() < 64 => return Err(fault("SESSION_SECRET", "must be at least 64 characters")),
+            other => other.map(SecretString::from),
         };
-
-        let payment_success_rate: f64 = parse("PAYMENT_SUCCESS_RATE", get("PAYMENT_SUCCESS_RATE"), 0.95)?;
-        if !(0.0..=1.0).contains(&payment_success_rate) {
-            return Err(SettingsError {
-                variable: "PAYMENT_SUCCESS_RATE",
-                fault: format!("{payment_success_rate} is outside 0..=1"),
-            });
-        }
-        let payment_delay = DelayRange::parse(&get("PAYMENT_DELAY_MS").unwrap_or_else(|| "100-500".into()))
-            .map_err(|fault| SettingsError { variable: "PAYMENT_DELAY_MS", fault })?;
-
-        let payment_hang_rate: f64 = parse("PAYMENT_HANG_RATE", get("PAYMENT_HANG_RATE"), 0.0)?;
-        if !(0.0..=1.0).contains(&payment_hang_rate) {
-            return Err(SettingsError {
-                variable: "PAYMENT_HANG_RATE",
-                fault: format!("{payment_hang_rate} is outside 0..=1"),
-            });
-        }
-        let payment_refund_failure_rate: f64 =
-            parse("PAYMENT_REFUND_FAILURE_RATE", get("PAYMENT_REFUND_FAILURE_RATE"), 0.0)?;
-        if !(0.0..=1.0).contains(&payment_refund_failure_rate) {
-            return Err(SettingsError {
-                variable: "PAYMENT_REFUND_FAILURE_RATE",
-                fault: format!("{payment_refund_failure_rate} is outside 0..=1"),
-            });
-        }
-        let payment_ledger = get("PAYMENT_LEDGER").map(std::path::PathBuf::from);
-        let payment_timeout_ms: u64 = parse("PAYMENT_TIMEOUT_MS", get("PAYMENT_TIMEOUT_MS"), 30_000)?;
-        if !(100..=600_000).contains(&payment_timeout_ms) {
-            return Err(SettingsError {
-                variable: "PAYMENT_TIMEOUT_MS",
-                fault: format!("{payment_timeout_ms} is outside 100..=600000"),
-            });
-        }
-        let refund_retry_base_ms: u64 = parse("REFUND_RETRY_BASE_MS", get("REFUND_RETRY_BASE_MS"), 1000)?;
-        if !(1..=300_000).contains(&refund_retry_base_ms) {
-            return Err(SettingsError {
-                variable: "REFUND_RETRY_BASE_MS",
-                fault: "must be 1..=300000".into(),
-            });
-        }
-
-        let hold_ttl_secs: u64 = parse("HOLD_TTL_SECS", get("HOLD_TTL_SECS"), 120)?;
-        if !(1..=86_400).contains(&hold_ttl_secs) {
-            return Err(SettingsError { variable: "HOLD_TTL_SECS", fault: "must be 1..=86400".into() });
-        }
-        let max_tickets_per_booking: u32 =
-            parse("MAX_TICKETS_PER_BOOKING", get("MAX_TICKETS_PER_BOOKING"), 10)?;
-        if !(1..=1000).contains(&max_tickets_per_booking) {
-            return Err(SettingsError {
-                variable: "MAX_TICKETS_PER_BOOKING",
-                fault: "must be 1..=1000".into(),
-            });
-        }
-        let poll_seconds: u32 = parse("POLL_SECONDS", get("POLL_SECONDS"), 5)?;
-        if !(1..=3600).contains(&poll_seconds) {
-            return Err(SettingsError { variable: "POLL_SECONDS", fault: "must be 1..=3600".into() });
-        }
-
-        let availability_max_age_ms: u64 =
-            parse("AVAILABILITY_MAX_AGE_MS", get("AVAILABILITY_MAX_AGE_MS"), 500)?;
-        if availability_max_age_ms > 60_000 {
-            return Err(SettingsError {
-                variable: "AVAILABILITY_MAX_AGE_MS",
-                fault: "must be 0..=60000".into(),
-            });
-        }
-
-        let cors_allowed_origins = values::cors_origins(
-            &get("CORS_ALLOWED_ORIGINS")
-                .unwrap_or_else(|| "http://localhost:5173,http://127.0.0.1:5173".into()),
-        )
-        .map_err(|fault| SettingsError { variable: "CORS_ALLOWED_ORIGINS", fault })?;
-
-        let rate_limit_bookings_per_min =
-            parse("RATE_LIMIT_BOOKINGS_PER_MIN", get("RATE_LIMIT_BOOKINGS_PER_MIN"), 60)?;
-        let rate_limit_signin_per_min =
-            parse("RATE_LIMIT_SIGNIN_PER_MIN", get("RATE_LIMIT_SIGNIN_PER_MIN"), 10)?;
-        let rate_limit_admin_per_min =
-            parse("RATE_LIMIT_ADMIN_PER_MIN", get("RATE_LIMIT_ADMIN_PER_MIN"), 120)?;
-        let rate_limit_lookups_per_min =
-            parse("RATE_LIMIT_LOOKUPS_PER_MIN", get("RATE_LIMIT_LOOKUPS_PER_MIN"), 120)?;
-        let trust_forwarded_for = parse_bool("TRUST_FORWARDED_FOR", get("TRUST_FORWARDED_FOR"))?;
-        let body_timeout_secs: u64 = parse("CLIENT_BODY_TIMEOUT_SECS", get("CLIENT_BODY_TIMEOUT_SECS"), 10)?;
-        if !(1..=600).contains(&body_timeout_secs) {
-            return Err(SettingsError {
-                variable: "CLIENT_BODY_TIMEOUT_SECS",
-                fault: "must be 1..=600".into(),
-            });
-        }
-        let max_connections_per_client: u32 =
-            parse("MAX_CONNECTIONS_PER_CLIENT", get("MAX_CONNECTIONS_PER_CLIENT"), 256)?;
-        if max_connections_per_client == 0 {
-            return Err(SettingsError {
-                variable: "MAX_CONNECTIONS_PER_CLIENT",
-                fault: "must be at least 1".into(),
-            });
-        }
-        let event = Event::parse(
-            get("EVENT_NAME").as_deref(),
-            get("EVENT_VENUE").as_deref(),
-            get("EVENT_STARTS_AT").as_deref(),
-        )
-        .map_err(|e| SettingsError { variable: e.variable, fault: e.fault })?;
-
-        let db_statement_cache = match get("DB_STATEMENT_CACHE") {
-            None => true,
-            some => parse_bool("DB_STATEMENT_CACHE", some)?,
-        };
-        let database_migration_url = match get("DATABASE_MIGRATION_URL") {
+        let database_migration_url = match vars.get("DATABASE_MIGRATION_URL") {
             None => None,
             Some(url) => match (DatabaseUrl::parse(&url), &database_url) {
                 (Ok(url @ DatabaseUrl::Postgres(_)), DatabaseUrl::Postgres(_)) => Some(url),
-                (Err(fault), _) => return Err(SettingsError { variable: "DATABASE_MIGRATION_URL", fault }),
+                (Err(f), _) => return Err(fault("DATABASE_MIGRATION_URL", f)),
                 _ => {
-                    return Err(SettingsError {
-                        variable: "DATABASE_MIGRATION_URL",
-                        fault: "only for PostgreSQL, with a postgres:// DATABASE_URL".into(),
-                    });
+                    let f = "only for PostgreSQL, with a postgres:// DATABASE_URL";
+                    return Err(fault("DATABASE_MIGRATION_URL", f));
                 }
             },
         };
-        let shutdown_drain_secs: u64 = parse("SHUTDOWN_DRAIN_SECS", get("SHUTDOWN_DRAIN_SECS"), 5)?;
-        if shutdown_drain_secs > 3600 {
-            return Err(SettingsError { variable: "SHUTDOWN_DRAIN_SECS", fault: "must be 0..=3600".into() });
-        }
-
-        let backup = BackupSettings::parse(get, &database_url)?;
+        let millis = Duration::from_millis;
+        let secs = Duration::from_secs;
         Ok(Self {
-            database_url,
-            bind_addr,
-            db_pool_size,
-            db_pool_timeout: Duration::from_millis(pool_timeout_ms),
+            bind_addr: vars.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 3000)))?,
+            db_pool_size: vars.parse_in("DB_POOL_SIZE", default_pool, 1..=1000)?,
+            db_pool_timeout: millis(vars.parse_in("DB_POOL_TIMEOUT_MS", 1000, 1..=60_000)?),
+            db_statement_cache: vars.flag("DB_STATEMENT_CACHE", true)?,
+            database_migration_url,
             admin_password,
             admin_password_generated,
             session_secret,
-            payment_success_rate,
-            payment_delay,
-            payment_refund_failure_rate,
-            payment_hang_rate,
-            payment_ledger,
-            refund_retry_base: Duration::from_millis(refund_retry_base_ms),
-            payment_timeout: Duration::from_millis(payment_timeout_ms),
-            hold_ttl: Duration::from_secs(hold_ttl_secs),
-            max_tickets_per_booking,
-            poll_seconds,
-            availability_max_age: Duration::from_millis(availability_max_age_ms),
-            cors_allowed_origins,
-            rate_limit_bookings_per_min,
-            rate_limit_signin_per_min,
-            rate_limit_admin_per_min,
-            rate_limit_lookups_per_min,
-            trust_forwarded_for,
-            client_body_timeout: Duration::from_secs(body_timeout_secs),
-            max_connections_per_client,
-            event,
-            db_statement_cache,
-            database_migration_url,
-            shutdown_drain: Duration::from_secs(shutdown_drain_secs),
-            backup,
-            tickets: crate::ticketing::TicketingSettings::parse(get)?,
-            edges: crate::edges::EdgeSettings::parse(get)?,
-            connections: crate::listener::ConnectionSettings::parse(get)?,
-            queue: crate::booking::queue::QueueSettings::parse(get)?,
+            payment_success_rate: vars.parse_in("PAYMENT_SUCCESS_RATE", 0.95, 0.0..=1.0)?,
+            payment_delay: vars.with("PAYMENT_DELAY_MS", "100-500", DelayRange::parse)?,
+            payment_hang_rate: vars.parse_in("PAYMENT_HANG_RATE", 0.0, 0.0..=1.0)?,
+            payment_refund_failure_rate: vars.parse_in("PAYMENT_REFUND_FAILURE_RATE", 0.0, 0.0..=1.0)?,
+            payment_ledger: vars.get("PAYMENT_LEDGER").map(std::path::PathBuf::from),
+            payment_timeout: millis(vars.parse_in("PAYMENT_TIMEOUT_MS", 30_000, 100..=600_000)?),
+            refund_retry_base: millis(vars.parse_in("REFUND_RETRY_BASE_MS", 1000, 1..=300_000)?),
+            hold_ttl: secs(vars.parse_in("HOLD_TTL_SECS", 120, 1..=86_400)?),
+            max_tickets_per_booking: vars.parse_in("MAX_TICKETS_PER_BOOKING", 10, 1..=1000)?,
+            poll_seconds: vars.parse_in("POLL_SECONDS", 5, 1..=3600)?,
+            availability_max_age: millis(vars.parse_in("AVAILABILITY_MAX_AGE_MS", 500, 0..=60_000)?),
+            cors_allowed_origins: vars.with(
+                "CORS_ALLOWED_ORIGINS",
+                "http://localhost:5173,http://127.0.0.1:5173",
+                values::cors_origins,
+            )?,
+            rate_limit_bookings_per_min: vars.parse("RATE_LIMIT_BOOKINGS_PER_MIN", 60)?,
+            rate_limit_signin_per_min: vars.parse("RATE_LIMIT_SIGNIN_PER_MIN", 10)?,
+            rate_limit_admin_per_min: vars.parse("RATE_LIMIT_ADMIN_PER_MIN", 120)?,
+            rate_limit_lookups_per_min: vars.parse("RATE_LIMIT_LOOKUPS_PER_MIN", 120)?,
+            trust_forwarded_for: vars.flag("TRUST_FORWARDED_FOR", false)?,
+            client_body_timeout: secs(vars.parse_in("CLIENT_BODY_TIMEOUT_SECS", 10, 1..=600)?),
+            max_connections_per_client: vars.parse_in("MAX_CONNECTIONS_PER_CLIENT", 256, 1..)?,
+            event: Event::parse(
+                vars.get("EVENT_NAME").as_deref(),
+                vars.get("EVENT_VENUE").as_deref(),
+                vars.get("EVENT_STARTS_AT").as_deref(),
+            )
+            .map_err(|e| fault(e.variable, e.fault))?,
+            shutdown_drain: secs(vars.parse_in("SHUTDOWN_DRAIN_SECS", 5, 0..=3600)?),
+            backup: BackupSettings::parse(vars, &database_url)?,
+            tickets: TicketingSettings::parse(vars)?,
+            edges: EdgeSettings::parse(vars)?,
+            connections: ConnectionSettings::parse(vars)?,
+            queue: QueueSettings::parse(vars)?,
+            database_url,
         })
     }
 }

@@ -31,7 +31,7 @@ fn defaults_match_the_spec() {
     assert_eq!(s.database_migration_url, None);
     assert_eq!(s.shutdown_drain, Duration::from_secs(5));
     assert!(s.admin_password_generated);
-    assert!(s.admin_password.expose().len() >= 16);
+    assert!(s.admin_password.expose_secret().len() >= 16);
     assert_eq!(s.event.name, "TechKraft Live");
     assert_eq!(s.event.venue, crate::event::DEFAULT_VENUE);
     assert_eq!(s.event.iso(), crate::event::DEFAULT_STARTS_AT);
@@ -45,7 +45,7 @@ fn secrets_never_print() {
     assert!(!printed.contains("correct horse"), "{printed}");
     assert!(!printed.contains(&"k".repeat(64)), "{printed}");
     assert!(printed.contains("REDACTED"));
-    assert_eq!(s.admin_password.expose(), "correct horse battery");
+    assert_eq!(s.admin_password.expose_secret(), "correct horse battery");
 }
 
 #[test]
@@ -137,10 +137,60 @@ fn out_of_range_settings_name_their_variable() {
         ("DATABASE_MIGRATION_URL", "postgres://tk@db/shop"),
         ("SHUTDOWN_DRAIN_SECS", "-1"),
         ("SHUTDOWN_DRAIN_SECS", "3601"),
+        ("DB_POOL_SIZE", "0"),
+        ("DB_POOL_SIZE", "1001"),
+        ("DB_POOL_TIMEOUT_MS", "60001"),
+        ("PAYMENT_HANG_RATE", "-0.1"),
+        ("PAYMENT_TIMEOUT_MS", "99"),
+        ("PAYMENT_DELAY_MS", "600001"),
+        ("REFUND_RETRY_BASE_MS", "0"),
+        ("POLL_SECONDS", "3601"),
+        ("AVAILABILITY_MAX_AGE_MS", "60001"),
+        ("RATE_LIMIT_BOOKINGS_PER_MIN", "-1"),
+        ("RATE_LIMIT_SIGNIN_PER_MIN", "ten"),
+        ("RATE_LIMIT_ADMIN_PER_MIN", "1.5"),
+        ("RATE_LIMIT_LOOKUPS_PER_MIN", "-5"),
+        ("RATE_LIMIT_DOOR_PER_MIN", "-1"),
+        ("SESSION_SECRET", "short"),
+        ("TICKET_SECRET", "short"),
+        ("EMAIL_RETRY_BASE_MS", "600001"),
+        ("EMAIL_SEND_TIMEOUT_SECS", "0"),
+        ("BACKUP_INTERVAL_SECS", "604801"),
+        ("BACKUP_KEEP", "0"),
     ] {
         let err = settings(&[(var, value)]).expect_err(var);
         assert_eq!(err.variable, var, "{value}");
+        assert!(!err.to_string().contains('\n'), "one line: {err}");
     }
+}
+
+#[test]
+fn a_fault_says_the_range_and_the_value_given() {
+    let err = settings(&[("HOLD_TTL_SECS", "0")]).expect_err("zero");
+    assert_eq!(err.to_string(), r#"setting HOLD_TTL_SECS: must be in 1..=86400, not "0""#);
+    let err = settings(&[("PAYMENT_SUCCESS_RATE", "often")]).expect_err("words");
+    assert_eq!(err.to_string(), r#"setting PAYMENT_SUCCESS_RATE: must be in 0.0..=1.0, not "often""#);
+    let err = settings(&[("MAX_CONNECTIONS_PER_CLIENT", "0")]).expect_err("zero");
+    assert_eq!(err.to_string(), r#"setting MAX_CONNECTIONS_PER_CLIENT: must be in 1.., not "0""#);
+}
+
+#[test]
+fn the_ends_of_each_range_are_accepted() {
+    let s = settings(&[
+        ("AVAILABILITY_MAX_AGE_MS", "0"),
+        ("DB_POOL_SIZE", "1000"),
+        ("HOLD_TTL_SECS", "86400"),
+        ("PAYMENT_SUCCESS_RATE", "1"),
+        ("SHUTDOWN_DRAIN_SECS", "3600"),
+        ("RATE_LIMIT_BOOKINGS_PER_MIN", "0"),
+    ])
+    .expect("valid");
+    assert_eq!(s.availability_max_age, Duration::ZERO);
+    assert_eq!(s.db_pool_size, 1000);
+    assert_eq!(s.hold_ttl, Duration::from_secs(86_400));
+    assert_eq!(s.payment_success_rate, 1.0);
+    assert_eq!(s.shutdown_drain, Duration::from_secs(3600));
+    assert_eq!(s.rate_limit_bookings_per_min, 0, "0 = off");
 }
 
 #[test]

@@ -1,10 +1,9 @@
-//! The values settings are made of: database URLs, delay ranges, secrets that never print.
+//! The values settings are made of: database URLs, delay ranges, origins, and comparing
+//! secrets (which are `secrecy::SecretString`: never printed, never compared with `==`).
 
 use std::time::Duration;
 
 use rand::Rng;
-
-use super::SettingsError;
 
 /// Where the database lives; the scheme decides the backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,36 +119,13 @@ impl DelayRange {
     }
 }
 
-/// A secret setting: `Debug` prints `Secret([REDACTED])`, so settings can be logged whole.
-/// (A newtype rather than the `secrecy` crate: the settings are cloned into every worker, and
-/// this needs no extra dependency.)
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that uses it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret([REDACTED])")
-    }
-}
-
-pub(super) fn parse_bool(variable: &'static str, value: Option<String>) -> Result<bool, SettingsError> {
-    match value.as_deref().map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(false),
-        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
-        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
-        Some(v) => Err(SettingsError { variable, fault: format!("{v:?} is not true or false") }),
-    }
+/// Compares two secrets in constant time: both are hashed to 32 bytes first (so not even the
+/// length leaks), then compared by `subtle`. Every comparison of a secret goes through here
+/// (`SecretString` has no `==`).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    Sha256::digest(a).ct_eq(&Sha256::digest(b)).into()
 }
 
 /// A random string of `len` characters from an alphabet that survives copy and paste.
@@ -157,4 +133,18 @@ pub fn random_token(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
     (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_equal_only_when_identical() {
+        assert!(constant_time_eq(b"hunter22", b"hunter22"));
+        assert!(!constant_time_eq(b"hunter22", b"hunter23"));
+        assert!(!constant_time_eq(b"hunter22", b"hunter2"));
+        assert!(!constant_time_eq(b"", b"x"));
+        assert!(constant_time_eq(b"", b""));
+    }
 }

@@ -1,5 +1,5 @@
 //! What the admin templates see: figures, bookings and audit entries turned into display-ready
-//! rows (money and counts formatted, bar geometry computed).
+//! rows (money and counts formatted, bar geometry computed), and the emails the sender gave up on.
 
 use crate::booking::{Dashboard, TierFigures};
 use crate::clock::format_millis;
@@ -144,6 +144,30 @@ impl DashboardView {
                     after: a.after.clone(),
                 })
                 .collect(),
+        }
+    }
+}
+
+/// An email the sender gave up on, for the dashboard.
+#[derive(Debug, Clone)]
+pub struct FailedEmailRow {
+    pub id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub attempts: i32,
+    pub error: String,
+    pub at: String,
+}
+
+impl FailedEmailRow {
+    pub fn new(email: &crate::booking::OutboxEmail) -> Self {
+        Self {
+            id: email.id.clone(),
+            kind: email.kind.clone(),
+            recipient: email.recipient.clone(),
+            attempts: email.attempts,
+            error: email.last_error.clone().unwrap_or_default(),
+            at: format_millis(email.updated_at),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! a booking ended.
 
 pub mod admin;
+pub mod calendar;
 pub mod outcome;
 pub mod queue;
 pub mod tickets;

@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::booking::queue::Queue;
 use crate::booking::queue::View;
 use crate::clock::now_millis;
 use crate::money::count;
-use crate::routes::AppState;
+use crate::settings::Settings;
 
 /// What `templates/queue.html` and its polled fragment show.
 #[derive(Debug, Clone)]
@@ -34,8 +35,8 @@ pub struct QueueView {
 }
 
 impl QueueView {
-    fn base(state: &AppState, view: Option<&View>) -> Self {
-        let settings = state.queue.settings();
+    fn base(queue: &Queue, shop: &Settings, view: Option<&View>) -> Self {
+        let settings = queue.settings();
         let opens_at = settings.opens_at;
         let opens_in_secs =
             opens_at.map_or(0, |t| ((t.timestamp_millis() - now_millis()).max(0) + 999) / 1000);
@@ -51,7 +52,7 @@ impl QueueView {
             wait_text: None,
             in_line_text: view.map(|v| count(v.waiting())).unwrap_or_default(),
             sold_out_tiers: view.map(|v| v.sold_out.clone()).unwrap_or_default(),
-            poll_seconds: state.settings.poll_seconds,
+            poll_seconds: shop.poll_seconds,
             session_minutes: settings.session.as_secs().div_ceil(60),
             lost_position: None,
         }
@@ -59,13 +60,14 @@ impl QueueView {
 
     /// A fan in line at `position` with `ahead` before them.
     pub fn waiting(
-        state: &AppState,
+        queue: &Queue,
+        shop: &Settings,
         view: &View,
         position: Option<i64>,
         ahead: Option<i64>,
         wait_secs: Option<i64>,
     ) -> Self {
-        let mut v = Self::base(state, Some(view));
+        let mut v = Self::base(queue, shop, Some(view));
         v.state = match (position, view.paused) {
             (None, _) => "before",
             (Some(_), true) => "paused",
@@ -84,9 +86,9 @@ impl QueueView {
     }
 
     /// Every tier is gone.
-    pub fn sold_out(state: &AppState, position: Option<i64>) -> Self {
-        let view = state.queue.view();
-        let mut v = Self::base(state, view.as_deref());
+    pub fn sold_out(queue: &Queue, shop: &Settings, position: Option<i64>) -> Self {
+        let view = queue.view();
+        let mut v = Self::base(queue, shop, view.as_deref());
         v.state = "sold-out";
         v.lost_position = position.map(count);
         v
@@ -117,9 +119,9 @@ pub struct QueuePanel {
 
 impl QueuePanel {
     /// The panel, when there is a waiting room.
-    pub fn new(state: &AppState) -> Option<Self> {
-        let view = state.queue.view()?;
-        let settings = state.queue.settings();
+    pub fn new(queue: &Queue, shop: &Settings) -> Option<Self> {
+        let view = queue.view()?;
+        let settings = queue.settings();
         let opens_at = settings.opens_at?;
         let state_text = match (view.opened, view.paused) {
             (false, _) => "before the opening",
@@ -138,7 +140,7 @@ impl QueuePanel {
             rate: count(view.rate_per_min),
             rate_value: view.rate_per_min,
             session_minutes: settings.session.as_secs().div_ceil(60),
-            max_age_ms: state.settings.availability_max_age.as_millis().max(25),
+            max_age_ms: shop.availability_max_age.as_millis().max(25),
         })
     }
 }

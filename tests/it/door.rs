@@ -2,8 +2,9 @@
 //! that cannot reach the box office.
 
 use futures_util::future::join_all;
-use techkraft_tickets::booking::tickets::{TICKET_KEY, new_code};
+use techkraft_tickets::booking::tickets::new_code;
 use techkraft_tickets::db::secrets;
+use techkraft_tickets::db::secrets::TICKET_KEY;
 
 use crate::common::{Backend, ServerProcess, TestApp, door_sentence, fresh_database, spawn_app};
 

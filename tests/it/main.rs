@@ -23,6 +23,7 @@ mod email;
 mod failover;
 mod holds;
 mod hostile;
+mod layout;
 mod metrics;
 mod migrations;
 mod outage;

@@ -4,6 +4,7 @@
 
 use futures_util::future::join_all;
 use techkraft_tickets::booking::{BookingStatus, OutboxEmail, Ticket};
+use techkraft_tickets::db::secrets;
 
 use crate::common::{Backend, form, spawn_app};
 
@@ -137,7 +138,22 @@ async fn a_reset_that_refunds_paid_bookings_queues_a_refund_notice(backend: Back
     assert!(kinds.contains(&"refund".to_owned()) && kinds.contains(&"tickets".to_owned()), "{kinds:?}");
 }
 
+/// A configured `TICKET_SECRET` is stored at start; the same one again changes nothing, another
+/// replaces it (compared in constant time, like every secret).
+async fn a_configured_ticket_secret_replaces_the_stored_one_only_when_it_differs(backend: Backend) {
+    let key = "k".repeat(40);
+    let app = spawn_app(backend, &[("TICKET_SECRET", key.as_str())]).await;
+    let stored = || secrets::get(&mut app.conn(), "ticket").expect("query");
+    assert_eq!(stored().as_deref(), Some(key.as_str()), "stored at start");
+    assert!(!secrets::set(&mut app.conn(), "ticket", &key, 1).expect("set"), "the same key");
+    let other = "o".repeat(40);
+    assert!(secrets::set(&mut app.conn(), "ticket", &other, 2).expect("set"), "another key");
+    assert_eq!(stored().as_deref(), Some(other.as_str()));
+    assert!(!secrets::set(&mut app.conn(), "ticket", &other, 3).expect("set"));
+}
+
 both_backends!(
+    a_configured_ticket_secret_replaces_the_stored_one_only_when_it_differs,
     every_confirmed_booking_has_one_ticket_per_seat_and_no_other_has_any,
     the_ticket_page_shows_a_qr_code_per_ticket_and_a_calendar_file,
     find_my_booking_opens_it_and_sends_the_tickets_again_once_a_minute,

@@ -150,7 +150,7 @@ pub(super) async fn run(queue: Arc<Queue>) {
                 if last_error_logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
                     log::warn!(
                         "waiting room: the line could not be read or written: {}",
-                        crate::error::chain(&e)
+                        crate::db::error::chain(&e)
                     );
                     last_error_logged = Some(Instant::now());
                 }
@@ -228,7 +228,9 @@ fn round(c: &mut DbConnection, work: &Work, settings: &QueueSettings) -> Result<
     // into an error for them (their numbers would be lost); the next round reads again.
     let full = if work.full || changed {
         read_full(c, &line, work.known_admitted, work.done_since, now, settings)
-            .inspect_err(|e| log::warn!("waiting room: reading the line failed: {}", crate::error::chain(e)))
+            .inspect_err(|e| {
+                log::warn!("waiting room: reading the line failed: {}", crate::db::error::chain(e))
+            })
             .ok()
     } else {
         None

@@ -18,13 +18,12 @@ mod admin;
 mod keeper;
 pub mod line;
 pub mod order;
-pub mod settings;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-pub use settings::QueueSettings;
+pub use crate::settings::QueueSettings;
 
 use self::order::Order;
 use super::Shop;

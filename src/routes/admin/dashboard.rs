@@ -8,8 +8,8 @@ use askama::Template;
 use super::session::AdminSession;
 use crate::error::AppError;
 use crate::routes::{AppState, assets, html, see_other};
+use crate::views::admin::FailedEmailRow;
 use crate::views::admin::{AuditRow, DashboardView, RecentRow, RefundRow, TierRow};
-use crate::views::tickets::FailedEmailRow;
 
 #[derive(Template)]
 #[template(path = "admin/dashboard.html")]
@@ -59,7 +59,7 @@ pub async fn render(
         error,
         door,
         failed_emails,
-        queue: crate::views::queue::QueuePanel::new(state),
+        queue: crate::views::queue::QueuePanel::new(&state.queue, &state.settings),
     };
     let mut response = html(status, &page)?;
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));

@@ -121,10 +121,16 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             HttpResponse::Ok().insert_header(("HX-Redirect", "/")).finish()
         }
         Visit::Admitted(_) => see_other("/"),
-        Visit::SoldOut(position) => render(&req, &state, QueueView::sold_out(&state, position))?,
+        Visit::SoldOut(position) => {
+            render(&req, &state, QueueView::sold_out(&state.queue, &state.settings, position))?
+        }
         Visit::Waiting { position, ahead, wait_secs } => {
             let view = state.queue.view().ok_or(AppError::NotFound("There is no waiting room.".into()))?;
-            render(&req, &state, QueueView::waiting(&state, &view, position, ahead, wait_secs))?
+            render(
+                &req,
+                &state,
+                QueueView::waiting(&state.queue, &state.settings, &view, position, ahead, wait_secs),
+            )?
         }
     };
     set_cookies(&mut response, cookies)?;

@@ -1,16 +1,13 @@
-//! The buyer's side of tickets: the calendar file (a confirmed booking's only: `410` once it
-//! was refunded or voided), and "find my booking" (email + reference) with "send my tickets
-//! again" (at most once a minute and 5 times a day per booking, and within the lookup rate
-//! limit per address).
+//! "Find my booking" (email + reference) and "send my tickets again" (at most once a minute
+//! and 5 times a day per booking, and within the lookup rate limit per address).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::{AppState, FormFields, assets, html, same_site_only, see_other};
-use crate::booking::{BookingStatus, Reference, Resend};
+use crate::booking::{Reference, Resend};
 use crate::error::AppError;
-use crate::views::tickets::ics;
 
 #[derive(Template)]
 #[template(path = "find.html")]
@@ -35,44 +32,6 @@ fn find_page(
         notice,
     };
     html(status, &page)
-}
-
-fn not_found() -> AppError {
-    AppError::NotFound("There is no booking with that reference. Check it and try again.".into())
-}
-
-#[get("/bookings/{reference}/calendar.ics")]
-pub async fn calendar(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    reference: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    state.limits.lookup(&req).map_err(|retry_after_secs| AppError::TooManyRequests { retry_after_secs })?;
-    let reference = Reference::parse(&reference).ok_or_else(not_found)?;
-    let (booking, _) = state.shop.booking(reference).await?.ok_or_else(not_found)?;
-    // Only a confirmed booking is going to the concert.
-    match booking.status {
-        BookingStatus::Confirmed => {}
-        BookingStatus::Held => {
-            return Err(AppError::Conflict(
-                "This booking's payment is still being processed. Try again in a moment.".into(),
-            ));
-        }
-        status => {
-            return Err(AppError::Gone(format!(
-                "Booking {} is {}: it has no place in the calendar any more.",
-                booking.reference,
-                status.label().to_lowercase()
-            )));
-        }
-    }
-    let base = state.shop.public_base_url();
-    let link = format!("{base}/bookings/{}", booking.reference);
-    let host = crate::mail::url_host(&base);
-    Ok(HttpResponse::Ok()
-        .content_type("text/calendar; charset=utf-8")
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{}.ics\"", booking.reference)))
-        .body(ics(&state.settings.event, &booking.reference, &link, &host)))
 }
 
 #[get("/find")]

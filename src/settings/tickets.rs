@@ -1,12 +1,12 @@
-//! The settings of tickets, email and the door (SPEC §11), parsed beside the others in
-//! `Settings::from_lookup`: `PUBLIC_BASE_URL`, `TICKET_SECRET`, `SMTP_URL`, `EMAIL_FROM`,
-//! `DOOR_PASSWORD`, and the sender's `EMAIL_OUTBOX_DIR`, `EMAIL_MAX_ATTEMPTS`,
-//! `EMAIL_RETRY_BASE_MS`, `EMAIL_SEND_TIMEOUT_SECS`.
+//! The settings of tickets, email and the door (SPEC §11): `PUBLIC_BASE_URL`, `TICKET_SECRET`,
+//! `SMTP_URL`, `EMAIL_FROM`, `DOOR_PASSWORD`, and the sender's `EMAIL_OUTBOX_DIR`,
+//! `EMAIL_MAX_ATTEMPTS`, `EMAIL_RETRY_BASE_MS`, `EMAIL_SEND_TIMEOUT_SECS`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::settings::{Secret, SettingsError};
+use super::vars::{Vars, fault};
+use super::{SecretString, SettingsError};
 
 /// Default `EMAIL_FROM`.
 pub const DEFAULT_FROM: &str = "TechKraft Tickets <tickets@techkraft.invalid>";
@@ -16,12 +16,12 @@ pub struct TicketingSettings {
     /// Where links in emails point (no trailing slash); unset: `http://` + the bound address.
     pub public_base_url: Option<String>,
     /// Signs ticket codes; unset: generated once and kept in the database.
-    pub ticket_secret: Option<Secret>,
+    pub ticket_secret: Option<SecretString>,
     /// `smtp://…` or `smtps://…` (it may carry a password); unset: `.eml` files.
-    pub smtp_url: Option<Secret>,
+    pub smtp_url: Option<SecretString>,
     pub email_from: String,
     /// Door staff sign-in; unset: only the admin password opens the door.
-    pub door_password: Option<Secret>,
+    pub door_password: Option<SecretString>,
     /// Where emails go as `.eml` files when `SMTP_URL` is unset.
     pub outbox_dir: PathBuf,
     /// Sends tried before an email is marked failed.
@@ -34,60 +34,38 @@ pub struct TicketingSettings {
 }
 
 impl TicketingSettings {
-    /// Reads the settings through `get` (which answers `None` for unset or blank).
-    pub fn parse(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let fault = |variable: &'static str, fault: &str| SettingsError { variable, fault: fault.into() };
-        let public_base_url = match get("PUBLIC_BASE_URL") {
+    /// Reads the settings of this group.
+    pub fn parse(vars: Vars) -> Result<Self, SettingsError> {
+        let public_base_url = match vars.get("PUBLIC_BASE_URL") {
             None => None,
             Some(url) => Some(
                 public_base_url(&url)
                     .ok_or_else(|| fault("PUBLIC_BASE_URL", "must be an http:// or https:// address"))?,
             ),
         };
-        let ticket_secret = match get("TICKET_SECRET") {
+        let ticket_secret = match vars.get("TICKET_SECRET") {
             Some(s) if s.len() < 32 => return Err(fault("TICKET_SECRET", "must be at least 32 characters")),
-            other => other.map(Secret::new),
+            other => other.map(SecretString::from),
         };
-        let smtp_url = match get("SMTP_URL") {
+        let smtp_url = match vars.get("SMTP_URL") {
             Some(url) if !(url.starts_with("smtp://") || url.starts_with("smtps://")) => {
                 return Err(fault("SMTP_URL", "must start with smtp:// or smtps://"));
             }
-            Some(url) => {
-                if let Err(e) = lettre::SmtpTransport::from_url(url.trim()) {
-                    return Err(SettingsError {
-                        variable: "SMTP_URL",
-                        fault: format!("cannot be used: {e}"),
-                    });
-                }
-                Some(Secret::new(url.trim()))
-            }
+            Some(url) => match lettre::SmtpTransport::from_url(url.trim()) {
+                Err(e) => return Err(fault("SMTP_URL", format!("cannot be used: {e}"))),
+                Ok(_) => Some(SecretString::from(url.trim())),
+            },
             None => None,
         };
-        let email_from = get("EMAIL_FROM").unwrap_or_else(|| DEFAULT_FROM.into()).trim().to_owned();
+        let email_from = vars.get("EMAIL_FROM").unwrap_or_else(|| DEFAULT_FROM.into()).trim().to_owned();
         if email_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(fault("EMAIL_FROM", "must be an address such as Tickets <tickets@example.com>"));
         }
-        let door_password = match get("DOOR_PASSWORD") {
+        let door_password = match vars.get("DOOR_PASSWORD") {
             Some(p) if p.chars().count() < 8 => {
                 return Err(fault("DOOR_PASSWORD", "must be at least 8 characters"));
             }
-            other => other.map(Secret::new),
-        };
-        let outbox_dir = PathBuf::from(get("EMAIL_OUTBOX_DIR").unwrap_or_else(|| "data/outbox".into()));
-        let email_max_attempts = match get("EMAIL_MAX_ATTEMPTS").map(|v| v.trim().parse::<i32>()) {
-            None => 10,
-            Some(Ok(n)) if (1..=100).contains(&n) => n,
-            Some(_) => return Err(fault("EMAIL_MAX_ATTEMPTS", "must be a whole number from 1 to 100")),
-        };
-        let email_retry_base = match get("EMAIL_RETRY_BASE_MS").map(|v| v.trim().parse::<u64>()) {
-            None => Duration::from_secs(1),
-            Some(Ok(ms)) if (1..=600_000).contains(&ms) => Duration::from_millis(ms),
-            Some(_) => return Err(fault("EMAIL_RETRY_BASE_MS", "must be 1 to 600000 milliseconds")),
-        };
-        let email_send_timeout = match get("EMAIL_SEND_TIMEOUT_SECS").map(|v| v.trim().parse::<u64>()) {
-            None => Duration::from_secs(10),
-            Some(Ok(secs)) if (1..=300).contains(&secs) => Duration::from_secs(secs),
-            Some(_) => return Err(fault("EMAIL_SEND_TIMEOUT_SECS", "must be 1 to 300 seconds")),
+            other => other.map(SecretString::from),
         };
         Ok(Self {
             public_base_url,
@@ -95,10 +73,14 @@ impl TicketingSettings {
             smtp_url,
             email_from,
             door_password,
-            outbox_dir,
-            email_max_attempts,
-            email_retry_base,
-            email_send_timeout,
+            outbox_dir: PathBuf::from(vars.get("EMAIL_OUTBOX_DIR").unwrap_or_else(|| "data/outbox".into())),
+            email_max_attempts: vars.parse_in("EMAIL_MAX_ATTEMPTS", 10, 1..=100)?,
+            email_retry_base: Duration::from_millis(vars.parse_in(
+                "EMAIL_RETRY_BASE_MS",
+                1000,
+                1..=600_000,
+            )?),
+            email_send_timeout: Duration::from_secs(vars.parse_in("EMAIL_SEND_TIMEOUT_SECS", 10, 1..=300)?),
         })
     }
 }
@@ -122,7 +104,8 @@ mod tests {
     use super::*;
 
     fn parse(vars: &[(&str, &str)]) -> Result<TicketingSettings, SettingsError> {
-        TicketingSettings::parse(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
+        let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+        TicketingSettings::parse(Vars::new(&lookup))
     }
 
     #[test]

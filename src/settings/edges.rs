@@ -1,8 +1,9 @@
-//! The settings of SPEC §15 (behind a proxy, and at the edges), parsed beside the others in
-//! `Settings::from_lookup`: `FORWARDED_HEADER`, `RATE_LIMIT_DOOR_PER_MIN`, `METRICS_TOKEN`.
+//! The settings of SPEC §15 (behind a proxy, and at the edges): `FORWARDED_HEADER`,
+//! `RATE_LIMIT_DOOR_PER_MIN`, `METRICS_TOKEN`.
 
+use super::vars::{Vars, fault};
+use super::{SecretString, SettingsError};
 use crate::client_addr::ForwardedHeader;
-use crate::settings::{Secret, SettingsError};
 
 #[derive(Clone, Debug)]
 pub struct EdgeSettings {
@@ -12,35 +13,25 @@ pub struct EdgeSettings {
     /// Door POSTs (check-ins) per signed-in door session per minute (`0` = off).
     pub rate_limit_door_per_min: u32,
     /// When set, `/metrics` needs `Authorization: Bearer <token>`.
-    pub metrics_token: Option<Secret>,
+    pub metrics_token: Option<SecretString>,
 }
 
 impl EdgeSettings {
-    /// Reads the settings through `get` (which answers `None` for unset or blank).
-    pub fn parse(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let fault = |variable: &'static str, fault: String| SettingsError { variable, fault };
-        let forwarded_header = match get("FORWARDED_HEADER") {
-            None => ForwardedHeader::XForwardedFor,
-            Some(v) => ForwardedHeader::parse(&v).map_err(|e| fault("FORWARDED_HEADER", e))?,
-        };
-        let rate_limit_door_per_min = match get("RATE_LIMIT_DOOR_PER_MIN") {
-            None => 600,
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| fault("RATE_LIMIT_DOOR_PER_MIN", format!("{v:?} is not a whole number")))?,
-        };
-        let metrics_token = match get("METRICS_TOKEN") {
+    /// Reads the settings of this group.
+    pub fn parse(vars: Vars) -> Result<Self, SettingsError> {
+        let metrics_token = match vars.get("METRICS_TOKEN").map(|t| t.trim().to_owned()) {
             None => None,
-            Some(t) if t.trim().len() < 16 || t.trim().chars().any(|c| !c.is_ascii_graphic()) => {
-                return Err(fault(
-                    "METRICS_TOKEN",
-                    "must be at least 16 visible ASCII characters (it goes in an HTTP header)".into(),
-                ));
+            Some(t) if t.len() < 16 || t.chars().any(|c| !c.is_ascii_graphic()) => {
+                let why = "must be at least 16 visible ASCII characters (it goes in an HTTP header)";
+                return Err(fault("METRICS_TOKEN", why));
             }
-            Some(t) => Some(Secret::new(t.trim())),
+            Some(t) => Some(SecretString::from(t)),
         };
-        Ok(Self { forwarded_header, rate_limit_door_per_min, metrics_token })
+        Ok(Self {
+            forwarded_header: vars.with("FORWARDED_HEADER", "x-forwarded-for", ForwardedHeader::parse)?,
+            rate_limit_door_per_min: vars.parse("RATE_LIMIT_DOOR_PER_MIN", 600)?,
+            metrics_token,
+        })
     }
 }
 
@@ -49,7 +40,8 @@ mod tests {
     use super::*;
 
     fn parse(vars: &[(&str, &str)]) -> Result<EdgeSettings, SettingsError> {
-        EdgeSettings::parse(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
+        let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+        EdgeSettings::parse(Vars::new(&lookup))
     }
 
     #[test]

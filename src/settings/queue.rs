@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::settings::SettingsError;
+use super::{SettingsError, Vars, fault};
 
 /// The waiting room; with `opens_at` unset there is none, and nothing changes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,31 +28,24 @@ impl Default for QueueSettings {
 }
 
 impl QueueSettings {
-    /// Reads the settings through `get` (which answers `None` for unset or blank).
-    pub fn parse(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let opens_at = match get("SALE_OPENS_AT") {
+    /// Reads the waiting room's variables.
+    pub fn parse(vars: Vars) -> Result<Self, SettingsError> {
+        let opens_at = match vars.get("SALE_OPENS_AT") {
             None => None,
-            Some(raw) => Some(DateTime::parse_from_rfc3339(raw.trim()).map_err(|e| SettingsError {
-                variable: "SALE_OPENS_AT",
-                fault: format!(
-                    "{raw:?} is not an RFC 3339 date and time such as 2027-05-01T10:00:00+02:00 ({e})"
-                ),
+            Some(raw) => Some(DateTime::parse_from_rfc3339(raw.trim()).map_err(|e| {
+                fault(
+                    "SALE_OPENS_AT",
+                    format!(
+                        "{raw:?} is not an RFC 3339 date and time such as 2027-05-01T10:00:00+02:00 ({e})"
+                    ),
+                )
             })?),
-        };
-        let number = |variable: &'static str, default: i64, max: i64| -> Result<i64, SettingsError> {
-            match get(variable).map(|v| v.trim().parse::<i64>()) {
-                None => Ok(default),
-                Some(Ok(n)) if (1..=max).contains(&n) => Ok(n),
-                Some(_) => {
-                    Err(SettingsError { variable, fault: format!("must be a whole number from 1 to {max}") })
-                }
-            }
         };
         Ok(Self {
             opens_at,
-            admit_per_min: number("QUEUE_ADMIT_PER_MIN", 1000, 1_000_000)?,
-            active_max: number("QUEUE_ACTIVE_MAX", 1000, 10_000_000)?,
-            session: Duration::from_secs(number("QUEUE_SESSION_SECS", 600, 86_400)? as u64),
+            admit_per_min: vars.parse_in("QUEUE_ADMIT_PER_MIN", 1000, 1..=1_000_000)?,
+            active_max: vars.parse_in("QUEUE_ACTIVE_MAX", 1000, 1..=10_000_000)?,
+            session: Duration::from_secs(vars.parse_in("QUEUE_SESSION_SECS", 600, 1..=86_400)?),
         })
     }
 
@@ -67,7 +60,8 @@ mod tests {
     use super::*;
 
     fn parse(vars: &[(&str, &str)]) -> Result<QueueSettings, SettingsError> {
-        QueueSettings::parse(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
+        let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+        QueueSettings::parse(Vars::new(&lookup))
     }
 
     #[test]
