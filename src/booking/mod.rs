@@ -17,6 +17,7 @@ mod checkout;
 pub mod desk;
 mod email;
 mod error;
+mod lookups;
 mod office;
 pub mod pipeline;
 pub mod queue;

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use super::steps;
 use super::{BookingError, BookingRequest, Buyer, Shop};
 use crate::db::DbError;
 use crate::db::models::{Booking, BookingStatus};
@@ -13,20 +12,20 @@ const REPLAY_WAIT: Duration = Duration::from_secs(15);
 
 impl Shop {
     /// A request the snapshot shows cannot fit (`available` seats left): `409` at memory
-    /// speed. A repeated key gets its first attempt's answer instead (one indexed read, no
-    /// write); if the database cannot answer that, the snapshot's answer stands.
+    /// speed. A repeated key gets its first attempt's answer instead (looked up with the other
+    /// refused keys of the moment in one indexed read, no write); if the database cannot answer
+    /// that, the snapshot's answer stands.
     pub(super) async fn refuse_from_memory(
         &self,
         request: &BookingRequest,
         available: i32,
     ) -> (Result<Booking, BookingError>, bool) {
-        if request.idempotency_key.is_some() {
-            let req = request.clone();
-            if let Ok(Some(earlier)) = self.with_conn(move |c| steps::earlier_attempt(c, &req)).await {
-                let result = self.replay(request, earlier).await;
-                let replayed = !matches!(result, Err(BookingError::KeyReused));
-                return (result, replayed);
-            }
+        if let Some(key) = &request.idempotency_key
+            && let Some(earlier) = self.lookups.find(key.as_str().to_owned()).await
+        {
+            let result = self.replay(request, earlier).await;
+            let replayed = !matches!(result, Err(BookingError::KeyReused));
+            return (result, replayed);
         }
         (Err(BookingError::NotEnoughSeats { requested: request.quantity.as_i32(), available }), false)
     }

@@ -46,6 +46,8 @@ pub struct Shop {
     pub(super) payment_timeout: Duration,
     /// How long a paid booking's confirmation is retried.
     pub(super) settle_patience: Duration,
+    /// Repeated idempotency keys, looked up in batches (see `lookups.rs`).
+    pub(super) lookups: Arc<super::lookups::KeyLookups>,
 }
 
 /// The connection pool's state, for `/metrics`.
@@ -67,6 +69,7 @@ impl Shop {
         let (refunds_due, emails_due) = (Arc::default(), Arc::default());
         let desks = Self::desks(&pool, &availability, &refunds_due, &emails_due);
         Self {
+            lookups: Arc::new(super::lookups::KeyLookups::new(pool.clone())),
             pool,
             gateway,
             hold_ttl,

@@ -1,23 +1,10 @@
-//! The booking row a reservation writes, and the earlier attempt a repeated key names. The
-//! database steps themselves (reserve, confirm, release, sweep) are one pipeline, in
-//! `pipeline/`.
+//! The booking row a reservation writes. The database steps themselves (reserve, confirm,
+//! release, sweep) are one pipeline, in `pipeline/`.
 
 use std::time::Duration;
 
-use super::{BookingError, BookingRequest, Buyer, Reference};
-use crate::db::DbConnection;
+use super::{BookingRequest, Buyer, Reference};
 use crate::db::models::{Booking, BookingStatus};
-
-/// The earlier booking with the request's idempotency key, if any.
-pub fn earlier_attempt(
-    conn: &mut DbConnection,
-    request: &BookingRequest,
-) -> Result<Option<Booking>, BookingError> {
-    match &request.idempotency_key {
-        Some(key) => Ok(Booking::by_idempotency_key(conn, key.as_str())?),
-        None => Ok(None),
-    }
-}
 
 /// The booking row a reservation writes (the price is filled in from the tier).
 pub fn held_booking(request: &BookingRequest, now: i64, hold_ttl: Duration) -> Booking {
