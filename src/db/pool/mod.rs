@@ -224,7 +224,8 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
         .event_handler(Box::new(health::TrackConnections(health.clone())))
         .build(manager)
         .map_err(DbError::from)?;
-    Ok(DbPool::new(pool, health, read_only_seen))
+    let postgres = matches!(settings.database_url, DatabaseUrl::Postgres(..));
+    Ok(DbPool::new(pool, health, read_only_seen, postgres))
 }
 
 /// Migrates and seeds, once, even when several processes start together. Uses
