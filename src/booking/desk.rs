@@ -5,13 +5,6 @@
 //! and confirmations, and the hot tier row is locked once per batch. Under no load a batch is
 //! one piece of work and waits for nothing.
 //!
-//! On PostgreSQL each tier has a second desk, the confirmations' lane: paid holds are confirmed
-//! there under a share lock of the tier's row (`pipeline::confirm_held`), beside the seats
-//! desk's reservations, so a booking's two commits (its hold, then its confirmation) no longer
-//! wait for each other's batches. What it cannot confirm (a hold that ended) it hands on to the
-//! seats desk with the buyer's reply. On SQLite, where one writer excludes every other, a tier
-//! has one desk for everything.
-//!
 //! A desk exists only for a tier the database has: the shop checks the tier against its
 //! availability snapshot before it queues a reservation, and confirmations and releases name
 //! bookings that were reserved. A made-up tier name costs no thread and no queue.
@@ -29,7 +22,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use super::availability::Availability;
 use super::pipeline::{self, Done, Reserved, Settlement, Work};
 use crate::clock::now_millis;
-use crate::db::{DbError, DbPool, PooledConn};
+use crate::db::{DbError, DbPool};
 
 /// The most pieces of work one batch serves.
 pub const BATCH_CAP: usize = 128;
@@ -78,16 +71,6 @@ impl Job {
     }
 }
 
-/// What a desk serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Lane {
-    /// Everything that changes seats: new holds, releases, late settlements (and, on SQLite,
-    /// the confirmations too).
-    Seats,
-    /// PostgreSQL: the confirmations of paid holds, beside the seats lane.
-    Confirmations,
-}
-
 /// What the desks tell the rest of the process after each batch.
 #[derive(Clone)]
 pub struct Listeners {
@@ -100,7 +83,7 @@ pub struct Listeners {
 pub struct Desks {
     pool: DbPool,
     listeners: Listeners,
-    queues: Mutex<HashMap<(String, Lane), Sender<Job>>>,
+    queues: Mutex<HashMap<String, Sender<Job>>>,
     /// When (millis) a desk last finished a batch: the process is busy booking.
     last_batch: Arc<AtomicI64>,
 }
@@ -130,16 +113,12 @@ impl Desks {
     /// is a quick 503 here too. The caller must know the tier exists (see the module header).
     pub async fn submit(&self, work: Work) -> Result<Done, PipelineError> {
         let tier = work.booking().tier_id.clone();
-        let lane = match work {
-            Work::Confirm { .. } if self.pool.is_postgres() => Lane::Confirmations,
-            _ => Lane::Seats,
-        };
         let (reply, answer) = tokio::sync::oneshot::channel();
         let mut job = Job { work, reply: Some(reply) };
         let patience = self.pool.connection_timeout();
         // A queue whose thread is gone (it cannot be, short of a panic) is started again.
         for _ in 0..2 {
-            match self.queue(&tier, lane).send(job) {
+            match self.queue(&tier).send(job) {
                 Ok(()) => {
                     return match tokio::time::timeout(patience, answer).await {
                         Ok(Ok(answer)) => answer,
@@ -150,7 +129,7 @@ impl Desks {
                 Err(mpsc::SendError(returned)) => {
                     job = returned;
                     if let Ok(mut queues) = self.queues.lock() {
-                        queues.remove(&(tier.clone(), lane));
+                        queues.remove(&tier);
                     }
                 }
             }
@@ -163,44 +142,28 @@ impl Desks {
         self.queues.lock().map(|q| q.len()).unwrap_or(0)
     }
 
-    fn queue(&self, tier_id: &str, lane: Lane) -> Sender<Job> {
+    fn queue(&self, tier_id: &str) -> Sender<Job> {
         let mut queues = self.queues.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.open(&mut queues, tier_id, lane)
-    }
-
-    /// The queue of a tier's desk in `lane`, started if it is not running.
-    fn open(
-        &self,
-        queues: &mut HashMap<(String, Lane), Sender<Job>>,
-        tier_id: &str,
-        lane: Lane,
-    ) -> Sender<Job> {
-        if let Some(sender) = queues.get(&(tier_id.to_owned(), lane)) {
-            return sender.clone();
-        }
-        let forward = match lane {
-            Lane::Confirmations => Some(self.open(queues, tier_id, Lane::Seats)),
-            Lane::Seats => None,
-        };
-        let (sender, receiver) = mpsc::channel();
-        let desk = Desk {
-            pool: self.pool.clone(),
-            tier: tier_id.to_owned(),
-            lane,
-            forward,
-            listeners: self.listeners.clone(),
-            ticket_key: None,
-            last_batch: self.last_batch.clone(),
-        };
-        let name = match lane {
-            Lane::Seats => format!("desk-{tier_id}"),
-            Lane::Confirmations => format!("confirm-{tier_id}"),
-        };
-        if let Err(e) = std::thread::Builder::new().name(name).spawn(move || desk.run(receiver)) {
-            log::error!("cannot start the {tier_id} desk ({lane:?}): {e}");
-        }
-        queues.insert((tier_id.to_owned(), lane), sender.clone());
-        sender
+        queues
+            .entry(tier_id.to_owned())
+            .or_insert_with(|| {
+                let (sender, receiver) = mpsc::channel();
+                let desk = Desk {
+                    pool: self.pool.clone(),
+                    tier: tier_id.to_owned(),
+                    listeners: self.listeners.clone(),
+                    ticket_key: None,
+                    last_batch: self.last_batch.clone(),
+                };
+                let spawned = std::thread::Builder::new()
+                    .name(format!("desk-{tier_id}"))
+                    .spawn(move || desk.run(receiver));
+                if let Err(e) = spawned {
+                    log::error!("cannot start the {tier_id} desk: {e}");
+                }
+                sender
+            })
+            .clone()
     }
 }
 
@@ -208,9 +171,6 @@ impl Desks {
 struct Desk {
     pool: DbPool,
     tier: String,
-    lane: Lane,
-    /// The confirmations' lane hands what it cannot confirm to the tier's seats desk.
-    forward: Option<Sender<Job>>,
     listeners: Listeners,
     /// The ticket signing key, read once (it is fixed for the database's lifetime).
     ticket_key: Option<String>,
@@ -238,10 +198,7 @@ impl Desk {
             let (batch, later) = split_repeats(std::mem::take(&mut carried));
             carried = later;
             if !batch.is_empty() {
-                match self.lane {
-                    Lane::Seats => carried.extend(self.serve(batch)),
-                    Lane::Confirmations => self.confirm(batch),
-                }
+                carried.extend(self.serve(batch));
             }
         }
     }
@@ -249,12 +206,22 @@ impl Desk {
     /// Serves one batch; returns the work it gives itself for the next one (holds reserved
     /// for buyers who stopped waiting go straight back).
     fn serve(&mut self, batch: Vec<Job>) -> Vec<Job> {
-        let (mut conn, key) = match self.connect() {
-            Ok(connected) => connected,
+        let mut conn = match crate::db::checkout(&self.pool) {
+            Ok(conn) => conn,
             Err(e) => {
-                self.fail(batch, e);
+                self.fail(batch, DbError::from(e));
                 return Vec::new();
             }
+        };
+        let key = match &self.ticket_key {
+            Some(key) => key.clone(),
+            None => match super::tickets::signing_key(&mut conn) {
+                Ok(key) => self.ticket_key.insert(key).clone(),
+                Err(e) => {
+                    self.fail(batch, e);
+                    return Vec::new();
+                }
+            },
         };
         let mut work: Vec<Work> = batch.iter().map(|job| job.work.clone()).collect();
         let mut tries = 0;
@@ -310,48 +277,6 @@ impl Desk {
             }
         }
         give_back
-    }
-
-    /// Serves a batch of the confirmations' lane: the paid holds it confirms are answered
-    /// here; the rest go on to the tier's seats desk, with their buyers' replies.
-    fn confirm(&mut self, batch: Vec<Job>) {
-        let (mut conn, key) = match self.connect() {
-            Ok(connected) => connected,
-            Err(e) => return self.fail(batch, e),
-        };
-        let work: Vec<Work> = batch.iter().map(|job| job.work.clone()).collect();
-        let confirmed = match pipeline::confirm_held(&mut conn, &self.tier, &work, &key, now_millis()) {
-            Ok(confirmed) => confirmed,
-            Err(e) => return self.fail(batch, e),
-        };
-        drop(conn);
-        self.last_batch.store(now_millis(), Ordering::Relaxed);
-        if confirmed.contains(&true) {
-            // Their tickets' emails were queued with the confirmations: send them soon.
-            self.listeners.emails_due.notify_one();
-        }
-        for (job, confirmed) in batch.into_iter().zip(confirmed) {
-            if confirmed {
-                if let Some(reply) = job.reply {
-                    let _ = reply.send(Ok(Done::Settled(Settlement::Confirmed)));
-                }
-            } else if let Some(forward) = &self.forward
-                && let Err(mpsc::SendError(job)) = forward.send(job)
-                && let Some(reply) = job.reply
-            {
-                let _ = reply.send(Err(PipelineError::Stopped { tier: self.tier.clone() }));
-            }
-        }
-    }
-
-    /// A pooled connection and the ticket signing key (read on first use).
-    fn connect(&mut self) -> Result<(PooledConn, String), DbError> {
-        let mut conn = crate::db::checkout(&self.pool).map_err(DbError::from)?;
-        let key = match &self.ticket_key {
-            Some(key) => key.clone(),
-            None => self.ticket_key.insert(super::tickets::signing_key(&mut conn)?).clone(),
-        };
-        Ok((conn, key))
     }
 
     /// Tells every job of a failed batch why. Work nobody waits for any more is left to the

@@ -91,9 +91,8 @@ impl Tier {
     ///
     /// Lock order: every transaction that changes seats or bookings takes the rows of the
     /// tiers it touches first, in id order, and only then booking rows, so no two of them can
-    /// wait on each other in a cycle. This lock excludes every other lock on the row: the
-    /// seat-changing update of the reservations (`FOR NO KEY UPDATE`) and the confirmations'
-    /// [`Tier::share_lock`] alike.
+    /// wait on each other in a cycle. The lock is exclusive, so two transactions that change
+    /// bookings of one tier never run side by side.
     pub fn lock(conn: &mut DbConnection, tier_id: &str) -> QueryResult<Option<Tier>> {
         match conn {
             DbConnection::Pg(pg) => {
@@ -101,20 +100,6 @@ impl Tier {
             }
             DbConnection::Sqlite(_) => Tier::find(conn, tier_id),
         }
-    }
-
-    /// The confirmations' lock on the tier's row (`FOR KEY SHARE` on PostgreSQL): taken before
-    /// any booking row, as the lock order asks, it waits for [`Tier::lock`] (a reset, the
-    /// sweeper, a late settlement) and keeps it waiting, but not the conditional update that
-    /// takes seats, so a tier's confirmations commit beside its reservations. False for a tier
-    /// that does not exist. (On SQLite the write transaction excludes every other writer.)
-    pub fn share_lock(conn: &mut DbConnection, tier_id: &str) -> QueryResult<bool> {
-        let id = ticket_tiers::table.find(tier_id).select(ticket_tiers::id);
-        let found: Option<String> = match conn {
-            DbConnection::Pg(pg) => id.for_key_share().first(pg).optional()?,
-            DbConnection::Sqlite(_) => id.first(conn).optional()?,
-        };
-        Ok(found.is_some())
     }
 
     /// Sets `available` to `target`, moving the difference to or from `withheld`, only if

@@ -8,7 +8,7 @@ use std::time::Duration;
 use techkraft_tickets::booking::{Booking, BookingStatus, Refund, Ticket};
 
 use crate::common::{
-    Backend, GatedGateway, ServerProcess, TestApp, TierLock, eventually, form, fresh_database, spawn_app_on,
+    Backend, GatedGateway, ServerProcess, TestApp, TierLock, eventually, form, fresh_database,
     spawn_app_with_gateway,
 };
 
@@ -267,70 +267,3 @@ async fn a_charge_found_after_our_end_timed_out_ends_in_seats_or_one_refund(back
 }
 
 both_backends!(a_charge_found_after_our_end_timed_out_ends_in_seats_or_one_refund);
-
-/// PostgreSQL: a tier's confirmations have a lane of their own. They commit while a batch of
-/// the tier's reservations holds the seat update uncommitted (the two share no lock, so a
-/// booking's second commit does not wait for the next reservation batch), and they wait while
-/// a reset, the sweeper or a late settlement holds the tier's row, so the lock order holds.
-#[actix_rt::test]
-async fn confirmations_commit_beside_a_reservation_and_wait_for_the_tier_lock() {
-    use diesel::Connection;
-    use diesel::connection::SimpleConnection;
-    use techkraft_tickets::booking::pipeline::{self, Work};
-
-    require_postgres!();
-    let database = fresh_database(Backend::Postgres);
-    let app = spawn_app_on(&database, &[]).await;
-    let now = techkraft_tickets::clock::now_millis();
-    let first = app.hold("vip", 2, now);
-    let second = app.hold("vip", 1, now);
-    let confirm = |booking: &Booking, txn: &str| {
-        let pool = app.pool.clone();
-        let work = vec![Work::Confirm { booking: booking.clone(), transaction_id: txn.to_owned() }];
-        std::thread::spawn(move || {
-            let mut conn = pool.get().expect("connection");
-            let key = techkraft_tickets::booking::tickets::signing_key(&mut conn).expect("key");
-            pipeline::confirm_held(&mut conn, "vip", &work, &key, now + 1_000).expect("confirmations")
-        })
-    };
-    let finished_within = |thread: &std::thread::JoinHandle<Vec<bool>>, limit: Duration| {
-        let started = std::time::Instant::now();
-        while !thread.is_finished() && started.elapsed() < limit {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        thread.is_finished()
-    };
-
-    // A reservation batch mid-transaction: the tier's seats taken, not committed.
-    let mut reserving = diesel::PgConnection::establish(&database).expect("postgres");
-    reserving
-        .batch_execute(
-            "BEGIN; UPDATE ticket_tiers SET available = available - 1, version = version + 1 \
-             WHERE id = 'vip' AND available >= 1",
-        )
-        .expect("seat update");
-    let beside = confirm(&first, "txn_beside_abcdef");
-    assert!(finished_within(&beside, Duration::from_secs(10)), "the confirmation waited for the reservation");
-    assert_eq!(beside.join().unwrap(), vec![true]);
-    reserving.batch_execute("ROLLBACK").unwrap();
-    assert_eq!(app.status_of(&first), BookingStatus::Confirmed);
-    assert_eq!(Ticket::for_booking(&mut app.conn(), &first.id).unwrap().len(), 2, "its tickets");
-
-    // The tier's row lock (a reset's, the sweeper's) holds the confirmations off until it ends.
-    let lock = TierLock::take(&database, &["vip"]);
-    let behind = confirm(&second, "txn_behind_abcdef");
-    assert!(!finished_within(&behind, Duration::from_millis(500)), "confirmed under a reset's lock");
-    assert_eq!(app.status_of(&second), BookingStatus::Held);
-    drop(lock);
-    assert!(finished_within(&behind, Duration::from_secs(10)), "still waiting after the lock ended");
-    assert_eq!(behind.join().unwrap(), vec![true]);
-    assert_eq!(app.status_of(&second), BookingStatus::Confirmed);
-
-    // A hold that ended is not this lane's to settle: it goes on to the seats lane.
-    let ended = app.hold("vip", 1, now);
-    app.sweep(now + 61_000);
-    let late = confirm(&ended, "txn_late_abcdefgh");
-    assert_eq!(late.join().unwrap(), vec![false]);
-    assert_eq!(app.status_of(&ended), BookingStatus::Expired, "left for the seats lane");
-    app.assert_conservation();
-}

@@ -9,11 +9,6 @@
 //! seats or bookings (the sweeper, resets, set-available, the reconciliation) takes the rows of
 //! the tiers it touches first too, in id order, so none of them can wait on another in a cycle.
 //!
-//! On PostgreSQL a tier's confirmations have a lane of their own ([`confirm_held`]): they take
-//! the tier's row `FOR KEY SHARE`, which waits for and holds off every [`Tier::lock`] but not
-//! the reservations' seat update, so the two commit side by side. They change no seats: a paid
-//! hold that is no longer held goes on to [`serve`], which settles it under the seats' lock.
-//!
 //! Every status change is a compare-and-set from the status the booking was read in, along the
 //! edges of [`BookingStatus::may_become`], under the tier's row lock.
 
@@ -262,49 +257,5 @@ pub fn serve(
         tickets::issue_all(c, ticket_key, &to_issue, now)?;
         let answers = answers.into_iter().map(|a| a.unwrap_or(Done::Released(false))).collect();
         Ok(Served { answers, seats: Some(seats), refunds_owed })
-    })
-}
-
-/// The confirmations' lane (PostgreSQL): paid holds of one tier confirmed with one
-/// compare-and-set, with their tickets and emails, in one transaction under the tier row's
-/// share lock ([`Tier::share_lock`]). Answers, per piece of work, whether its booking is
-/// confirmed now; the rest (a hold that ended meanwhile, anything but a confirmation, a tier
-/// that does not exist) is for [`serve`], which settles it late with seats or a refund.
-pub fn confirm_held(
-    conn: &mut DbConnection,
-    tier_id: &str,
-    work: &[Work],
-    ticket_key: &str,
-    now: i64,
-) -> Result<Vec<bool>, DbError> {
-    write_transaction(conn, |c| {
-        if !Tier::share_lock(c, tier_id)? {
-            return Ok(vec![false; work.len()]);
-        }
-        // A booking queued twice (a retry while the first attempt still waited) is settled once.
-        let mut paid: Vec<(String, String)> = Vec::new();
-        for w in work {
-            if let Work::Confirm { booking, transaction_id } = w
-                && !paid.iter().any(|(id, _)| *id == booking.id)
-            {
-                paid.push((booking.id.clone(), transaction_id.clone()));
-            }
-        }
-        let confirmed_now = Booking::confirm_held_many(c, &paid, now)?;
-        let mut to_issue: Vec<&Booking> = Vec::new();
-        let answers = work
-            .iter()
-            .map(|w| match w {
-                Work::Confirm { booking, .. } if confirmed_now.contains(&booking.id) => {
-                    if !to_issue.iter().any(|b| b.id == booking.id) {
-                        to_issue.push(booking);
-                    }
-                    true
-                }
-                _ => false,
-            })
-            .collect();
-        tickets::issue_all(c, ticket_key, &to_issue, now)?;
-        Ok(answers)
     })
 }

@@ -123,8 +123,6 @@ pub struct DbPool {
     health: Arc<Health>,
     /// Set when a checkout met a read-only server (see `super::checkout`).
     read_only_seen: Arc<AtomicBool>,
-    /// The backend is PostgreSQL (row locks, writers side by side), not SQLite (one writer).
-    postgres: bool,
 }
 
 /// A connection checked out of the pool.
@@ -135,15 +133,8 @@ impl DbPool {
         inner: r2d2::Pool<Manager>,
         health: Arc<Health>,
         read_only_seen: Arc<AtomicBool>,
-        postgres: bool,
     ) -> Self {
-        Self { inner, health, read_only_seen, postgres }
-    }
-
-    /// True on PostgreSQL, where writers of one tier can run side by side under row locks;
-    /// false on SQLite, where a write transaction excludes every other writer anyway.
-    pub fn is_postgres(&self) -> bool {
-        self.postgres
+        Self { inner, health, read_only_seen }
     }
 
     pub(super) fn read_only_seen(&self) -> &AtomicBool {

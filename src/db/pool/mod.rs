@@ -224,8 +224,7 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
         .event_handler(Box::new(health::TrackConnections(health.clone())))
         .build(manager)
         .map_err(DbError::from)?;
-    let postgres = matches!(settings.database_url, DatabaseUrl::Postgres(..));
-    Ok(DbPool::new(pool, health, read_only_seen, postgres))
+    Ok(DbPool::new(pool, health, read_only_seen))
 }
 
 /// Migrates and seeds, once, even when several processes start together. Uses
