@@ -15,6 +15,9 @@ use techkraft_tickets::db::schema::email_outbox;
 
 use crate::common::{Backend, ServerProcess, TestDatabase, ThrowawayPg, fresh_database, pool_for};
 
+/// The longest the soak waits for everything to settle after its load stops.
+const MAX_SETTLE: Duration = Duration::from_secs(360);
+
 /// The door staff's password in every run.
 pub const DOOR_PASSWORD: &str = "door staff of the soak";
 
@@ -151,17 +154,41 @@ impl Cluster {
         faults
     }
 
-    /// Waits (at most `timeout`) until nothing is left half done: no hold, no charge the
-    /// reconciliation has yet to ask about, no refund owed, no email unsent. The checker says
-    /// what did not settle.
+    /// Waits until nothing is left half done: no hold, no charge the reconciliation has yet to
+    /// ask about, no refund owed, no email unsent. The checker says what did not settle.
+    ///
+    /// The wait is `timeout`, or longer while a refund owed has its next attempt scheduled
+    /// later (then until that attempt has had time to run; at most [`MAX_SETTLE`]): a refund
+    /// the gateway refused many times in a row waits out its backoff, which doubles per attempt
+    /// up to five minutes, and an attempt cut off by a SIGKILL counts too. (A run once ended
+    /// with a refund at attempt 11, due again 102 s later, while the wait was a flat 120 s.)
     pub async fn settle(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
+        let started = Instant::now();
+        let mut deadline = started + timeout;
+        loop {
             if self.is_settled().unwrap_or(false) {
+                return;
+            }
+            if let Ok(Some(next)) = self.next_refund_attempt() {
+                deadline = deadline.max(Instant::now() + next + Duration::from_secs(10));
+            }
+            if Instant::now() >= deadline.min(started + MAX_SETTLE) {
                 return;
             }
             actix_rt::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// How long until the latest scheduled attempt of a refund owed, if one is owed.
+    fn next_refund_attempt(&self) -> Result<Option<Duration>, Box<dyn std::error::Error>> {
+        let mut c = self.pool.get()?;
+        let now = techkraft_tickets::clock::now_millis();
+        let latest = Refund::all(&mut c)?
+            .iter()
+            .filter(|r| r.status != RefundStatus::Done)
+            .map(|r| r.next_attempt_at)
+            .max();
+        Ok(latest.map(|at| Duration::from_millis(at.saturating_sub(now).max(0) as u64)))
     }
 
     fn is_settled(&self) -> Result<bool, Box<dyn std::error::Error>> {
