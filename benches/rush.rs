@@ -34,6 +34,18 @@ fn listen_overflows() -> Option<u64> {
     values.split_whitespace().nth(index)?.parse().ok()
 }
 
+/// CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let rest = text.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some(ticks / per_second)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; anything else we do not know is ignored.
     let buyers = arg("--buyers", 5000);
@@ -54,9 +66,22 @@ fn main() {
         let addresses: Vec<String> = processes.iter().map(|p| p.address.clone()).collect();
         let pool = pool_for(&database_url);
 
+        let pids: Vec<String> =
+            std::iter::once("self".to_owned()).chain(processes.iter().map(|p| p.child.id().to_string())).collect();
+        let cpu_before: Vec<Option<f64>> = pids.iter().map(|p| cpu_seconds(p)).collect();
         let overflows_before = listen_overflows();
+        let started = std::time::Instant::now();
         let outcomes = rush_from(&addresses, buyers, limits).await;
+        let wall = started.elapsed();
         let overflows_after = listen_overflows();
+        let cpu: Vec<String> = pids
+            .iter()
+            .zip(&cpu_before)
+            .map(|(p, before)| match (before, cpu_seconds(p)) {
+                (Some(b), Some(a)) => format!("{:.2}", a - b),
+                _ => "?".to_owned(),
+            })
+            .collect();
         let how = if limits { ", default rate limits on, one address per buyer" } else { "" };
         println!("rush: {servers} servers, {buyers} buyers, 100 VIP seats, payment 0-50 ms at 95%{how}");
         println!("{}", report(&outcomes));
@@ -73,6 +98,13 @@ fn main() {
         println!(
             "p99 {:?}; 5xx {server_errors}; connections dropped by full accept queues during the rush: {overflowed}",
             common::rush::percentile(&latencies, 99.0)
+        );
+
+        println!(
+            "CPU seconds during the rush's {:.2} s: the client {}, the servers {}",
+            wall.as_secs_f64(),
+            cpu[0],
+            cpu[1..].join(" / ")
         );
 
         wait_until_settled(&pool, Duration::from_secs(30)).await;

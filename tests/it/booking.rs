@@ -131,6 +131,43 @@ async fn a_repeated_submit_books_and_charges_once(backend: Backend) {
     app.assert_conservation();
 }
 
+async fn repeats_after_the_sell_out_get_their_bookings_and_new_buyers_a_409(backend: Backend) {
+    // A snapshot that stays fresh, so the sell-out is answered from memory, as in production.
+    let app = spawn_app(backend, &[("PAYMENT_DELAY_MS", "0-20"), ("AVAILABILITY_MAX_AGE_MS", "60000")]).await;
+    app.set_available("vip", 5);
+    let buyers: Vec<_> = (0..5).map(|_| form("vip", "1")).collect();
+    let first = join_all(buyers.iter().map(|f| app.book(f))).await;
+    assert!(
+        first.iter().all(|a| a.status == 303),
+        "{:?}",
+        first.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    assert_eq!(app.tier("vip").available, 0);
+
+    // Sold out: the snapshot refuses at once, but a repeated key is looked up (in batches with
+    // the refusals of the moment) and answered with its booking. Three repeats of each key and
+    // twenty-five new buyers, all at once.
+    let newcomers: Vec<_> = (0..25).map(|_| form("vip", "1")).collect();
+    let repeats: Vec<_> = buyers.iter().cycle().take(15).collect();
+    let everyone: Vec<_> = repeats.iter().copied().chain(newcomers.iter()).collect();
+    let answers = join_all(everyone.iter().map(|f| app.book(f))).await;
+    for (i, answer) in answers.iter().enumerate() {
+        if i < repeats.len() {
+            assert_eq!(answer.status, 303, "repeat {i}: {}", answer.body);
+            assert_eq!(
+                answer.location(),
+                first[i % buyers.len()].location(),
+                "repeat {i} gets its own booking"
+            );
+        } else {
+            assert_eq!(answer.status, 409, "newcomer {i}: {}", answer.body);
+        }
+    }
+    assert_eq!(app.bookings().len(), 5);
+    assert_eq!(app.gateway.charges.load(Ordering::SeqCst), 5);
+    app.assert_conservation();
+}
+
 async fn a_repeated_failed_submit_reports_the_same_failure_without_charging_again(backend: Backend) {
     let app = spawn_app(backend, &[("PAYMENT_SUCCESS_RATE", "0")]).await;
     let f = form("general", "2");
@@ -435,6 +472,7 @@ both_backends!(
     a_declined_payment_takes_no_seats_and_says_so,
     asking_for_more_than_is_left_is_a_409_that_says_how_many,
     a_repeated_submit_books_and_charges_once,
+    repeats_after_the_sell_out_get_their_bookings_and_new_buyers_a_409,
     a_repeated_failed_submit_reports_the_same_failure_without_charging_again,
     reusing_a_key_for_a_different_booking_is_refused,
     bad_input_gets_a_clear_4xx_and_changes_nothing,
