@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use techkraft_tickets::booking::BookingStatus;
 
-use crate::common::queue::{Fan, line, opens_in, position};
+use crate::common::queue::{Fan, line, open_sale, opens_in, position};
 use crate::common::{Backend, eventually, spawn_app};
 
 both_backends!(
@@ -132,15 +132,7 @@ async fn a_booking_without_admission_while_fans_wait_is_429_and_a_confirmed_one_
 ) {
     // Open two minutes ago, one admission a minute: the first fan comes in at once, the
     // second waits.
-    let app = spawn_app(
-        backend,
-        &[
-            ("SALE_OPENS_AT", &opens_in(-120)),
-            ("QUEUE_ADMIT_PER_MIN", "1"),
-            ("AVAILABILITY_MAX_AGE_MS", "50"),
-        ],
-    )
-    .await;
+    let app = open_sale(backend, &[]).await;
     let (mut first, mut second) = (Fan::new(), Fan::new());
     let poll = first.poll(&app).await;
     assert_eq!((poll["state"].as_str(), position(&poll)), (Some("admitted"), Some(1)), "{poll}");
@@ -185,15 +177,7 @@ async fn a_booking_without_admission_while_fans_wait_is_429_and_a_confirmed_one_
 }
 
 async fn admission_goes_strictly_by_position(backend: Backend) {
-    let app = spawn_app(
-        backend,
-        &[
-            ("SALE_OPENS_AT", &opens_in(-120)),
-            ("QUEUE_ADMIT_PER_MIN", "1"),
-            ("AVAILABILITY_MAX_AGE_MS", "25"),
-        ],
-    )
-    .await;
+    let app = open_sale(backend, &[("AVAILABILITY_MAX_AGE_MS", "25")]).await;
     let mut fans = vec![Fan::new(); 31];
     for (i, fan) in fans.iter_mut().enumerate() {
         assert_eq!(position(&fan.poll(&app).await), Some(i as i64 + 1));
@@ -224,15 +208,7 @@ async fn admission_goes_strictly_by_position(backend: Backend) {
 }
 
 async fn an_admitted_fan_books_with_the_form_and_the_turn_ends(backend: Backend) {
-    let app = spawn_app(
-        backend,
-        &[
-            ("SALE_OPENS_AT", &opens_in(-120)),
-            ("QUEUE_ADMIT_PER_MIN", "1"),
-            ("AVAILABILITY_MAX_AGE_MS", "50"),
-        ],
-    )
-    .await;
+    let app = open_sale(backend, &[]).await;
     let mut fan = Fan::new();
     // Nobody waits: the first visit of / lets the fan in at once and shows the shop.
     let shop = fan.get(&app, "/").await;

@@ -4,21 +4,13 @@
 
 use std::time::Duration;
 
-use crate::common::queue::{Fan, line, opens_in, position};
-use crate::common::{Backend, eventually, spawn_app};
+use crate::common::queue::{Fan, admitted_and_waiting, line, open_sale, position};
+use crate::common::{Backend, eventually};
 
 both_backends!(the_admin_sees_the_line_and_pauses_it_or_changes_its_rate, a_sold_out_sale_says_so_in_line);
 
 async fn the_admin_sees_the_line_and_pauses_it_or_changes_its_rate(backend: Backend) {
-    let app = spawn_app(
-        backend,
-        &[
-            ("SALE_OPENS_AT", &opens_in(-120)),
-            ("QUEUE_ADMIT_PER_MIN", "1"),
-            ("AVAILABILITY_MAX_AGE_MS", "50"),
-        ],
-    )
-    .await;
+    let app = open_sale(backend, &[]).await;
     let (mut first, mut second, mut third) = (Fan::new(), Fan::new(), Fan::new());
     assert_eq!(first.poll(&app).await["state"], "admitted");
     assert_eq!(position(&second.poll(&app).await), Some(2));
@@ -93,18 +85,8 @@ async fn the_admin_sees_the_line_and_pauses_it_or_changes_its_rate(backend: Back
 }
 
 async fn a_sold_out_sale_says_so_in_line(backend: Backend) {
-    let app = spawn_app(
-        backend,
-        &[
-            ("SALE_OPENS_AT", &opens_in(-120)),
-            ("QUEUE_ADMIT_PER_MIN", "1"),
-            ("AVAILABILITY_MAX_AGE_MS", "50"),
-        ],
-    )
-    .await;
-    let (mut first, mut second) = (Fan::new(), Fan::new());
-    assert_eq!(first.poll(&app).await["state"], "admitted");
-    assert_eq!(position(&second.poll(&app).await), Some(2));
+    let app = open_sale(backend, &[]).await;
+    let (_first, mut second) = admitted_and_waiting(&app).await;
     app.set_available("vip", 0);
     let mut shown = second.get(&app, "/queue").await;
     while !shown.body.contains("Already sold out") {

@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use actix_web::cookie::{Cookie, CookieJar, Key};
 
-use crate::common::queue::{Fan, line, opens_in, position};
-use crate::common::{
-    Backend, ServerProcess, TcpProxy, TestApp, eventually, fresh_database, pg_socket, spawn_app, spawn_app_on,
-};
+use crate::common::queue::{Fan, admitted_and_waiting, line, open_sale, open_sale_on, opens_in, position};
+use crate::common::{Backend, ServerProcess, TcpProxy, TestApp, eventually, fresh_database, pg_socket};
 
 const SECRET: &str = "a-session-secret-of-the-tests-that-is-at-least-sixty-four-characters-long";
 
@@ -26,19 +24,8 @@ fn now_ms() -> i64 {
 
 /// A line open for two minutes with one admission a minute: fan 1 is let in, fan 2 waits.
 async fn two_fans(backend: Backend) -> (TestApp, Fan, Fan, String) {
-    let app = spawn_app(
-        backend,
-        &[
-            ("SALE_OPENS_AT", &opens_in(-120)),
-            ("QUEUE_ADMIT_PER_MIN", "1"),
-            ("AVAILABILITY_MAX_AGE_MS", "50"),
-            ("SESSION_SECRET", SECRET),
-        ],
-    )
-    .await;
-    let (mut first, mut second) = (Fan::new(), Fan::new());
-    assert_eq!(first.poll(&app).await["state"], "admitted");
-    assert_eq!(position(&second.poll(&app).await), Some(2));
+    let app = open_sale(backend, &[("SESSION_SECRET", SECRET)]).await;
+    let (first, second) = admitted_and_waiting(&app).await;
     let line_id = line(&app).expect("a line").line_id;
     (app, first, second, line_id)
 }
@@ -107,15 +94,7 @@ async fn a_queue_poll_is_answered_without_the_database() {
     let (server, db) = direct.rsplit_once('/').unwrap();
     let (scheme_user, _) = server.rsplit_once('@').unwrap();
     let through_proxy = format!("{scheme_user}@127.0.0.1:{}/{db}", proxy.port);
-    let app = spawn_app_on(
-        &through_proxy,
-        &[
-            ("SALE_OPENS_AT", &opens_in(-120)),
-            ("QUEUE_ADMIT_PER_MIN", "1"),
-            ("AVAILABILITY_MAX_AGE_MS", "100"),
-        ],
-    )
-    .await;
+    let app = open_sale_on(&through_proxy, &[("AVAILABILITY_MAX_AGE_MS", "100")]).await;
     let (mut first, mut second) = (Fan::new(), Fan::new());
     assert_eq!(first.poll(&app).await["state"], "admitted");
     let before = second.poll(&app).await;

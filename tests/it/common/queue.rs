@@ -3,14 +3,44 @@
 
 use serde_json::Value;
 
+use super::Backend;
 use super::admin::set_cookies;
-use super::app::TestApp;
+use super::app::{TestApp, spawn_app, spawn_app_on};
 use super::http::Answer;
 
 /// `SALE_OPENS_AT` this many seconds from now (negative: already open), RFC 3339.
 pub fn opens_in(secs: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(secs))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A sale that opened two minutes ago and lets one fan in a minute (so the first fan is let in
+/// at once and the next ones wait), with a 50 ms availability snapshot; `extra` adds settings or
+/// overrides these.
+pub async fn open_sale(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let opens = opens_in(-120);
+    spawn_app(backend, &open_sale_settings(&opens, extra)).await
+}
+
+/// [`open_sale`] on a given database.
+pub async fn open_sale_on(database_url: &str, extra: &[(&str, &str)]) -> TestApp {
+    let opens = opens_in(-120);
+    spawn_app_on(database_url, &open_sale_settings(&opens, extra)).await
+}
+
+fn open_sale_settings<'a>(opens: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut settings =
+        vec![("SALE_OPENS_AT", opens), ("QUEUE_ADMIT_PER_MIN", "1"), ("AVAILABILITY_MAX_AGE_MS", "50")];
+    settings.extend_from_slice(extra); // later ones win
+    settings
+}
+
+/// The first two fans of an [`open_sale`]: the first let in, the second second in line.
+pub async fn admitted_and_waiting(app: &TestApp) -> (Fan, Fan) {
+    let (mut first, mut second) = (Fan::new(), Fan::new());
+    assert_eq!(first.poll(app).await["state"], "admitted");
+    assert_eq!(position(&second.poll(app).await), Some(2));
+    (first, second)
 }
 
 /// A fan with a cookie jar, talking to one server.
