@@ -73,12 +73,12 @@ pub fn log(level: log::Level, kind: &'static str, message: impl FnOnce() -> Stri
     }
 }
 
-/// [`log`] at WARN.
+/// [`log()`] at WARN.
 pub fn warn(kind: &'static str, message: impl FnOnce() -> String) {
     log(log::Level::Warn, kind, message);
 }
 
-/// [`log`] at ERROR.
+/// [`log()`] at ERROR.
 pub fn error(kind: &'static str, message: impl FnOnce() -> String) {
     log(log::Level::Error, kind, message);
 }

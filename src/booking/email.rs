@@ -180,7 +180,7 @@ impl Shop {
     }
 
     /// "Send my tickets again": queues the tickets email of the confirmed booking with this
-    /// reference and email address, at most once per [`RESEND_EVERY`] (counting the
+    /// reference and email address, at most once per `RESEND_EVERY` (counting the
     /// confirmation itself) and [`RESENDS_PER_DAY`] times a day, for every process at once:
     /// one conditional update of the booking's `ticket_resends` row decides.
     pub async fn resend_tickets(

@@ -82,7 +82,7 @@ pub(super) fn settle_late(
 }
 
 /// Settles a charge the reconciliation found at the gateway for a booking that ended without
-/// one recorded: the tier's row lock first, then [`settle_late`], the tickets if it was
+/// one recorded: the tier's row lock first, then `settle_late`, the tickets if it was
 /// confirmed, in one transaction.
 pub fn settle_found_charge(
     conn: &mut DbConnection,

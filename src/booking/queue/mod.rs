@@ -9,9 +9,9 @@
 //!   and their positions come from a shuffle ([`order`]) with a seed drawn then and stored
 //!   with the line; later arrivals keep their number as their position.
 //! - Admission is a frontier, "positions 1..=admitted are in", advanced under the row's lock
-//!   at the rate ([`line`]), so every process agrees and admissions go strictly in order.
+//!   at the rate ([`line`](mod@line)), so every process agrees and admissions go strictly in order.
 //! - Each process keeps a [`View`] of the line in memory, refreshed by its keeper
-//!   ([`keeper`]) at most once per `AVAILABILITY_MAX_AGE_MS`: a fan's poll reads only the
+//!   (`keeper`) at most once per `AVAILABILITY_MAX_AGE_MS`: a fan's poll reads only the
 //!   view and the fan's signed cookie, never the database.
 
 mod admin;
