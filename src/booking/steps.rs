@@ -13,7 +13,7 @@ pub fn held_booking(request: &BookingRequest, now: i64, hold_ttl: Duration) -> B
         Buyer::Api { user_id } => (user_id.clone(), String::new(), Some(user_id.clone())),
     };
     Booking {
-        id: crate::settings::random_token(24),
+        id: crate::settings::time_ordered_id(now),
         reference: Reference::generate().to_string(),
         tier_id: request.tier.as_str().to_owned(),
         quantity: request.quantity.as_i32(),

@@ -41,7 +41,7 @@ impl OutboxEmail {
     /// An email of `kind` about `booking_id` to `recipient`, due now.
     pub fn queued(booking_id: &str, kind: &str, recipient: &str, now: i64) -> OutboxEmail {
         OutboxEmail {
-            id: crate::settings::random_token(24),
+            id: crate::settings::time_ordered_id(now),
             booking_id: booking_id.to_owned(),
             kind: kind.to_owned(),
             recipient: recipient.to_owned(),

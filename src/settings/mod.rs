@@ -29,7 +29,7 @@ pub use edges::EdgeSettings;
 pub use queue::QueueSettings;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use tickets::{DEFAULT_FROM, TicketingSettings};
-pub use values::{DatabaseUrl, DelayRange, constant_time_eq, random_token};
+pub use values::{DatabaseUrl, DelayRange, constant_time_eq, random_token, time_ordered_id};
 pub use vars::Vars;
 use vars::fault;
 
