@@ -51,7 +51,12 @@ pub struct Application {
     metrics: Arc<Metrics>,
     /// Scheduled backups (`BACKUP_DIR`, SQLite only).
     backups: Option<crate::backup::schedule::Schedule>,
+    /// SQLite's write-ahead log is checkpointed by a task of its own.
+    wal_checkpoints: bool,
 }
+
+/// How often SQLite's write-ahead log is checkpointed.
+const WAL_CHECKPOINT_PERIOD: Duration = Duration::from_millis(100);
 
 impl Application {
     /// Connects, migrates, seeds and binds, with the simulated payment gateway.
@@ -82,6 +87,7 @@ impl Application {
 
         let metrics = Arc::new(Metrics::default());
         let backups = crate::backup::schedule::Schedule::from_settings(&settings);
+        let wal_checkpoints = matches!(settings.database_url, crate::settings::DatabaseUrl::Sqlite(_));
         let shop = Shop::new(pool.clone(), gateway, settings.hold_ttl, metrics.clone())
             .with_refund_retry_base(settings.refund_retry_base)
             .with_payment_timeout(settings.payment_timeout)
@@ -148,7 +154,7 @@ impl Application {
         .map_err(|source| StartupError::Bind { addr: format!("port {port}"), source })?
         .run();
 
-        Ok(Self { addr, port, server, shop, queue, draining, drain, metrics, backups })
+        Ok(Self { addr, port, server, shop, queue, draining, drain, metrics, backups, wal_checkpoints })
     }
 
     /// The port actually bound (useful when `BIND_ADDR` asked for port 0).
@@ -173,6 +179,9 @@ impl Application {
         let emails = actix_web::rt::spawn(self.shop.clone().run_email_sender());
         let backups = self.backups.clone().map(|b| actix_web::rt::spawn(b.run(self.metrics.clone())));
         let keeper = actix_web::rt::spawn(self.queue.clone().run_keeper());
+        let checkpoints = self
+            .wal_checkpoints
+            .then(|| actix_web::rt::spawn(self.shop.clone().run_wal_checkpoints(WAL_CHECKPOINT_PERIOD)));
         let signals = watch_signals(self.server.handle(), self.draining.clone(), self.drain);
         let result = self.server.await;
         sweeper.abort();
@@ -182,6 +191,9 @@ impl Application {
             backups.abort();
         }
         keeper.abort();
+        if let Some(checkpoints) = checkpoints {
+            checkpoints.abort();
+        }
         for task in signals {
             task.abort();
         }

@@ -40,4 +40,22 @@ impl Shop {
             }
         }
     }
+
+    /// Checkpoints SQLite's write-ahead log every `period`, beside the desks instead of in one
+    /// of their commits (see `db::pool`'s connection settings). On PostgreSQL there is nothing
+    /// to do and the task is not started.
+    pub async fn run_wal_checkpoints(self, period: Duration) {
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let done: Result<(), DbError> =
+                self.with_conn(|c| crate::db::checkpoint_wal(c).map_err(DbError::from)).await;
+            if let Err(e) = done {
+                crate::log_once::warn("wal-checkpoint", || {
+                    format!("checkpointing the write-ahead log: {}", crate::db::error::chain(&e))
+                });
+            }
+        }
+    }
 }

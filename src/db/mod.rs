@@ -59,6 +59,18 @@ pub enum DbConnection {
 /// Serialises this process's SQLite write transactions (see [`write_transaction`]).
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// On SQLite, copies what the write-ahead log holds into the database file as far as no reader
+/// still needs it, waiting for nobody (`PRAGMA wal_checkpoint(PASSIVE)`); the next writer then
+/// starts the log again from its beginning. Nothing on PostgreSQL.
+pub fn checkpoint_wal(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        DbConnection::Sqlite(sqlite) => {
+            diesel::connection::SimpleConnection::batch_execute(sqlite, "PRAGMA wal_checkpoint(PASSIVE);")
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Runs `f` in a transaction that may read then write.
 ///
 /// On SQLite this is `BEGIN IMMEDIATE`: it takes the write lock up front, so two such

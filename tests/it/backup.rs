@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use techkraft_tickets::booking::{Booking, BookingStatus, Refund, RefundStatus, Ticket};
 use techkraft_tickets::db::schema::{refunds, tickets};
 
-use crate::common::{Backend, ServerProcess, TestApp, client, eventually, form, fresh_database};
+use crate::common::{Backend, ServerProcess, TestApp, client, eventually, form, fresh_database, spawn_app};
 
 /// Every booking, ticket and refund in the database.
 fn everything(app: &TestApp) -> (Vec<Booking>, Vec<Ticket>, Vec<Refund>) {
@@ -226,4 +226,26 @@ async fn processes_sharing_the_database_take_one_scheduled_backup_per_interval_a
     assert!(counted >= names.len(), "{counted} counted, {} logged", names.len());
     drop(servers);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SQLite's log is copied into the database file by a task of its own, several times a second,
+/// not only by a commit that finds it 10,000 pages long: a booking is in the file itself (read
+/// with `immutable=1`, which ignores the log) within a moment of its confirmation.
+#[actix_rt::test]
+async fn sqlite_s_write_ahead_log_is_checkpointed_in_the_background() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    assert_eq!(app.book(&form("vip", "2")).await.status, 303);
+    let url = app.database.as_ref().expect("a database").url.clone();
+    let file_only = format!("file:{}?immutable=1", url.trim_start_matches("sqlite://"));
+    eventually("the booking in the database file, not only in its log", Duration::from_secs(3), || {
+        let mut conn = diesel::SqliteConnection::establish(&file_only).expect("open the file alone");
+        // Until a checkpoint, the file may not even hold the tables (the migrations are in the
+        // log too): an error counts as "not yet".
+        let in_file: QueryResult<i64> = techkraft_tickets::db::schema::bookings::table
+            .filter(techkraft_tickets::db::schema::bookings::status.eq("confirmed"))
+            .count()
+            .get_result(&mut conn);
+        in_file == Ok(1)
+    })
+    .await;
 }

@@ -152,7 +152,11 @@ impl ManageConnection for Manager {
 pub use health::{DbPool, PooledConn};
 
 /// Applies SQLite's per-connection settings: WAL lets readers run beside the one writer,
-/// `busy_timeout` makes writers queue instead of failing with "database is locked".
+/// `busy_timeout` makes writers queue instead of failing with "database is locked". The log is
+/// copied into the database file by a background task ([`crate::db::checkpoint_wal`], several
+/// times a second), not by whichever commit finds it over 1,000 pages (SQLite's default): that
+/// commit was usually a tier's desk, and every booking behind it waited. A commit still does it
+/// past 10,000 pages (40 MiB), should the task fall behind.
 /// PostgreSQL gets none: no session state, so PgBouncer in transaction mode works.
 #[derive(Debug, Clone, Copy)]
 struct ConnectionSetup;
@@ -165,6 +169,7 @@ impl r2d2::CustomizeConnection<DbConnection, diesel::r2d2::Error> for Connection
                 "PRAGMA journal_mode = WAL;",
                 "PRAGMA synchronous = NORMAL;",
                 "PRAGMA foreign_keys = ON;",
+                "PRAGMA wal_autocheckpoint = 10000;",
             ] {
                 c.batch_execute(pragma).map_err(diesel::r2d2::Error::QueryError)?;
             }
