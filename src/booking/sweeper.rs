@@ -1,5 +1,6 @@
 //! The sweeper: holds past their expiry give their seats back, in every process; and after
-//! each sweep, the reconciliation (`reconcile.rs`).
+//! each sweep, the reconciliation (`reconcile.rs`). Beside it, on SQLite, the write-ahead log's
+//! checkpoints.
 
 use std::time::Duration;
 
