@@ -50,41 +50,86 @@ pub async fn rush(servers: &[String], buyers: usize) -> Vec<Outcome> {
 
 /// As [`rush`]; with `distinct_addresses`, every buyer connects from an address of its own in
 /// 127.0.0.0/8 (127.1.x.y), as a real crowd does, so per-address rate limits see a crowd.
+///
+/// Every buyer opens a connection of its own, posts the form, reads the whole answer and hangs
+/// up, as a browser does for one booking. The client is a plain socket, not an HTTP client
+/// library: it shares the machine's two cores with the servers and PostgreSQL, and a client
+/// per buyer from `awc` cost 0.6-0.97 CPU seconds of a 1.3-1.8 s rush (a quarter of the
+/// machine), time the servers then waited for (see docs/PERFORMANCE.md).
 pub async fn rush_from(servers: &[String], buyers: usize, distinct_addresses: bool) -> Vec<Outcome> {
     let start = Instant::now();
     let requests = (0..buyers).map(|i| {
         let server = i % servers.len();
         let quantity: i32 = rand::rng().random_range(1..=4);
         let body = serde_urlencoded::to_string(super::form("vip", &quantity.to_string())).unwrap();
-        // A client (and connection) of its own per buyer, as real buyers have: one shared
-        // client's connection pool becomes the bottleneck with thousands of connections.
-        let mut connector = awc::Connector::new().limit(1).timeout(Duration::from_secs(30));
-        if distinct_addresses {
+        let authority = servers[server].trim_start_matches("http://").to_owned();
+        let request = format!(
+            "POST /bookings HTTP/1.1\r\nHost: {authority}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let local = distinct_addresses.then(|| {
             let n = i as u32 + 1;
-            connector =
-                connector.local_address(std::net::Ipv4Addr::new(127, 1, (n >> 8) as u8, n as u8).into());
-        }
-        let client = awc::Client::builder()
-            .disable_redirects()
-            .timeout(Duration::from_secs(120))
-            .connector(connector)
-            .finish();
-        let request = client
-            .post(format!("{}/bookings", servers[server]))
-            .insert_header(("content-type", "application/x-www-form-urlencoded"));
+            std::net::Ipv4Addr::new(127, 1, (n >> 8) as u8, n as u8)
+        });
         async move {
             let sent = Instant::now();
-            let status = match request.send_body(body).await {
-                Ok(mut response) => {
-                    let _ = response.body().limit(1 << 20).await;
-                    Some(response.status().as_u16())
-                }
-                Err(_) => None,
-            };
+            let status = tokio::time::timeout(Duration::from_secs(120), post(&authority, local, &request))
+                .await
+                .ok()
+                .and_then(Result::ok);
             Outcome { server, quantity, status, latency: sent.elapsed(), finished_at: start.elapsed() }
         }
     });
     join_all(requests).await
+}
+
+/// Sends one HTTP/1.1 request on a new connection (from `local`, if given) and reads the whole
+/// response; returns its status.
+async fn post(authority: &str, local: Option<std::net::Ipv4Addr>, request: &str) -> std::io::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let addr: std::net::SocketAddr = authority.parse().map_err(|_| invalid("server address"))?;
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    if let Some(local) = local {
+        socket.bind((local, 0).into())?;
+    }
+    let mut stream = socket.connect(addr).await?;
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    let (head_end, status, length) = loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(invalid("closed before the response's head"));
+        }
+        response.extend_from_slice(&chunk[..n]);
+        if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&response[..end]).map_err(|_| invalid("head"))?;
+            let status = head.get(9..12).and_then(|s| s.parse().ok()).ok_or_else(|| invalid("status"))?;
+            let length = head.lines().find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
+            });
+            break (end + 4, status, length);
+        }
+    };
+    // The body: its length, or (chunked) up to the last chunk.
+    loop {
+        let body = &response[head_end..];
+        let complete = match length {
+            Some(length) => body.len() >= length,
+            None => body.ends_with(b"0\r\n\r\n"),
+        };
+        if complete {
+            return Ok(status);
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(invalid("closed in the middle of the body"));
+        }
+        response.extend_from_slice(&chunk[..n]);
+    }
 }
 
 /// Waits until no booking is `held` (every payment settled, every orphaned hold swept).
