@@ -94,22 +94,17 @@ fn run(pool: &DbPool, queue: &Receiver<Lookup>) {
         }
         // Buyers who stopped waiting are not asked about.
         batch.retain(|l| !l.reply.is_closed());
-        if batch.is_empty() {
-            waiting = queue.try_recv().ok();
-            continue;
-        }
-        let keys: Vec<&str> = batch.iter().map(|l| l.key.as_str()).collect();
-        let found = find_all(pool, &mut held, &keys);
-        let found = match found {
-            Ok(found) => found,
-            Err(e) => {
+        if !batch.is_empty() {
+            let keys: Vec<&str> = batch.iter().map(|l| l.key.as_str()).collect();
+            let found = find_all(pool, &mut held, &keys).unwrap_or_else(|e| {
                 log::warn!("looking up repeated keys: {}", crate::db::error::chain(&e));
                 Vec::new()
+            });
+            for lookup in batch {
+                let earlier =
+                    found.iter().find(|b| b.idempotency_key.as_deref() == Some(lookup.key.as_str()));
+                let _ = lookup.reply.send(earlier.cloned());
             }
-        };
-        for lookup in batch {
-            let earlier = found.iter().find(|b| b.idempotency_key.as_deref() == Some(lookup.key.as_str()));
-            let _ = lookup.reply.send(earlier.cloned());
         }
         waiting = queue.try_recv().ok();
     }

@@ -229,6 +229,8 @@ mod tests {
         assert!(matches!(error, DbError::TaskPanicked(_)), "{error:?}");
         // Not transient: `AppError::from` makes it a 500, not a 503 (see `error.rs`).
         assert!(!error.is_transient());
-        let _ = std::fs::remove_file(&path);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }

@@ -4,20 +4,19 @@
 
 use diesel::prelude::*;
 
-use crate::common::{Backend, fresh_database};
+use crate::common::{Backend, TempDir, fresh_database};
 use techkraft_tickets::cli::exit;
 
 /// Runs the binary with `args` and `envs` (nothing inherited) in a new empty folder; returns
 /// the output and the folder.
-fn run(args: &[&str], envs: &[(&str, &str)]) -> (std::process::Output, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("tk-cli-{}", techkraft_tickets::settings::random_token(8)));
-    std::fs::create_dir_all(&dir).unwrap();
+fn run(args: &[&str], envs: &[(&str, &str)]) -> (std::process::Output, TempDir) {
+    let dir = TempDir::new("tk-cli");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_techkraft-tickets"))
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(envs.iter().copied())
-        .current_dir(&dir)
+        .current_dir(&*dir)
         .output()
         .expect("run the binary");
     (output, dir)

@@ -3,22 +3,20 @@
 
 use std::time::Duration;
 
-use crate::common::{Backend, ServerProcess, client, eventually, form, fresh_database, pool_for};
+use crate::common::{Backend, ServerProcess, TempDir, client, eventually, form, fresh_database, pool_for};
 use techkraft_tickets::booking::Tier;
 
 fn start_with(envs: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_techkraft-tickets"));
     cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("BIND_ADDR", "127.0.0.1:0");
-    let dir =
-        std::env::temp_dir().join(format!("tk-startup-{}", techkraft_tickets::settings::random_token(8)));
-    std::fs::create_dir_all(&dir).unwrap();
-    cmd.current_dir(&dir);
+    let dir = TempDir::new("tk-startup");
+    cmd.current_dir(&*dir);
     for (k, v) in envs {
         cmd.env(k, v);
     }
     let output = cmd.output().expect("run the server");
     let leftovers: Vec<_> =
-        std::fs::read_dir(&dir).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
+        std::fs::read_dir(&*dir).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
     assert!(leftovers.is_empty(), "a refused start leaves nothing behind: {leftovers:?}");
     output
 }

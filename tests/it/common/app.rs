@@ -87,6 +87,32 @@ pub fn outbox_dir() -> &'static str {
     DIR.get_or_init(|| std::env::temp_dir().join("techkraft-tests").join("outbox").display().to_string())
 }
 
+/// A folder of one test's own under the system's temp dir, removed with everything in it when
+/// dropped, also when the test fails.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("{prefix}-{}", techkraft_tickets::settings::random_token(8)));
+        std::fs::create_dir_all(&dir).expect("create a temp dir");
+        Self(dir)
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Settings for a test: quiet, fast and deterministic unless overridden.
 pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = [
