@@ -17,6 +17,7 @@ both_backends!(
     a_booking_without_admission_while_fans_wait_is_429_and_a_confirmed_one_ends_the_admission,
     admission_goes_strictly_by_position,
     an_admitted_fan_books_with_the_form_and_the_turn_ends,
+    at_most_queue_active_max_fans_shop_at_once_until_a_booking_or_the_session_ends,
 );
 
 async fn without_sale_opens_at_there_is_no_waiting_room(backend: Backend) {
@@ -235,4 +236,63 @@ async fn an_admitted_fan_books_with_the_form_and_the_turn_ends(backend: Backend)
     assert_eq!(again.status, 429, "the turn ended with the booking: {}", again.body);
     assert_eq!(fan.get(&app, "/").await.location().as_deref(), Some("/queue"));
     app.assert_conservation();
+}
+
+/// Who of `fans` is let in now (polling each once).
+async fn admitted(app: &crate::common::TestApp, fans: &mut [Fan]) -> Vec<bool> {
+    let mut states = Vec::new();
+    for fan in fans.iter_mut() {
+        states.push(fan.poll(app).await["state"] == "admitted");
+    }
+    states
+}
+
+async fn at_most_queue_active_max_fans_shop_at_once_until_a_booking_or_the_session_ends(backend: Backend) {
+    // A hundred admissions a second, but room for two shoppers at once, each for 4 s.
+    let settings = [
+        ("QUEUE_ADMIT_PER_MIN", "6000"),
+        ("QUEUE_ACTIVE_MAX", "2"),
+        ("QUEUE_SESSION_SECS", "4"),
+        ("AVAILABILITY_MAX_AGE_MS", "25"),
+    ];
+    let app = open_sale(backend, &settings).await;
+    let mut fans = vec![Fan::new(); 5];
+    for (i, fan) in fans.iter_mut().enumerate() {
+        assert_eq!(position(&fan.poll(&app).await), Some(i as i64 + 1));
+    }
+    let mut states = Vec::new();
+    for _ in 0..100 {
+        states = admitted(&app, &mut fans).await;
+        if states[..2] == [true, true] {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(states, [true, true, false, false, false], "the first two are let in, and only they");
+    // However much the rate has earned meanwhile, nobody else while both shop.
+    for _ in 0..10 {
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(admitted(&app, &mut fans).await, [true, true, false, false, false]);
+    }
+
+    // A confirmed booking ends a turn: the third comes in, the fourth and fifth still wait.
+    assert_eq!(fans[0].book_api(&app, "vip").await.status, 201);
+    let mut third_in = false;
+    for _ in 0..100 {
+        let states = admitted(&app, &mut fans[2..]).await;
+        assert!(!states[1] && !states[2], "one turn ended, one fan more: {states:?}");
+        if states[0] {
+            third_in = true;
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(third_in, "the third fan is let in once the first booked");
+
+    // Turns that run out (`QUEUE_SESSION_SECS`) make room too, without a booking.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while admitted(&app, &mut fans[3..]).await != [true, true] {
+        assert!(std::time::Instant::now() < deadline, "the last two let in after the first turns run out");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
 }
