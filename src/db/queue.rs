@@ -109,15 +109,6 @@ pub fn advances_after(conn: &mut DbConnection, admitted: i64) -> QueryResult<Vec
         .load(conn)
 }
 
-/// How far admission had gone at `at` (0 before the first step).
-pub fn admitted_by(conn: &mut DbConnection, at: i64) -> QueryResult<i64> {
-    queue_advances::table
-        .filter(queue_advances::at.le(at))
-        .select(diesel::dsl::max(queue_advances::admitted))
-        .first::<Option<i64>>(conn)
-        .map(Option::unwrap_or_default)
-}
-
 /// Records admissions that ended with a confirmed booking; positions already recorded are
 /// left alone. Call with the line locked (every writer of this table holds it), so nothing
 /// can insert the same position between the check and the insert.
@@ -131,11 +122,6 @@ pub fn record_done(conn: &mut DbConnection, positions: &[i64], at: i64) -> Query
     fresh.dedup();
     let rows: Vec<_> = fresh.iter().map(|p| (queue_done::position.eq(*p), queue_done::at.eq(at))).collect();
     super::insert_all!(conn, queue_done::table, rows)
-}
-
-/// Admissions after position `after` that ended with a booking.
-pub fn done_after(conn: &mut DbConnection, after: i64) -> QueryResult<i64> {
-    queue_done::table.filter(queue_done::position.gt(after)).count().get_result(conn)
 }
 
 /// Positions whose admission ended with a booking recorded at or after `since`.

@@ -16,7 +16,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel::QueryResult;
 use rand::Rng;
 
 use super::admin::{audit, rate_text};
@@ -53,7 +52,6 @@ struct Round {
 struct Full {
     advances: Vec<(i64, i64)>,
     done: Vec<i64>,
-    active: i64,
     tiers: Vec<Tier>,
 }
 
@@ -84,9 +82,10 @@ pub(super) fn start(conn: &mut DbConnection, settings: &QueueSettings) -> Result
             Ok::<_, DbError>(line)
         })?;
     }
-    let full = read_full(conn, &line, 0, 0, now, settings)?;
-    let view = view_of(&line, &full, None, now);
-    let done = full.done.iter().copied().collect();
+    let full = read_full(conn, 0, 0)?;
+    let done: HashSet<i64> = full.done.iter().copied().collect();
+    let active = line::active_from(line.admitted, &full.advances, &done, now - session_ms(settings));
+    let view = view_of(&line, &full, active, None, now);
     Ok(Loaded { view, advances: full.advances, done })
 }
 
@@ -227,7 +226,7 @@ fn round(c: &mut DbConnection, work: &Work, settings: &QueueSettings) -> Result<
     // Once the places are written they are the fans': a failed read after it must not turn
     // into an error for them (their numbers would be lost); the next round reads again.
     let full = if work.full || changed {
-        read_full(c, &line, work.known_admitted, work.done_since, now, settings)
+        read_full(c, work.known_admitted, work.done_since)
             .inspect_err(|e| {
                 log::warn!("waiting room: reading the line failed: {}", crate::db::error::chain(e))
             })
@@ -238,29 +237,24 @@ fn round(c: &mut DbConnection, work: &Work, settings: &QueueSettings) -> Result<
     Ok(Round { line, first_arrival, full, step })
 }
 
-/// Admitted fans still shopping: let in within `QUEUE_SESSION_SECS`, booking not confirmed.
-fn active(c: &mut DbConnection, line: &QueueLine, now: i64, settings: &QueueSettings) -> QueryResult<i64> {
-    let then = q::admitted_by(c, now - settings.session.as_millis() as i64)?;
-    Ok(line::active(line.admitted, then, q::done_after(c, then)?))
+/// How long an admission lasts, in milliseconds (`QUEUE_SESSION_SECS`).
+fn session_ms(settings: &QueueSettings) -> i64 {
+    i64::try_from(settings.session.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn read_full(
-    c: &mut DbConnection,
-    line: &QueueLine,
-    known_admitted: i64,
-    done_since: i64,
-    now: i64,
-    settings: &QueueSettings,
-) -> Result<Full, DbError> {
+/// What a full round reads besides the line: steps of admission after `known_admitted`,
+/// admissions ended since `done_since`, and the tiers. Each is what changed since the last
+/// read (or an index range of it), so its cost does not grow with the line: the fans still
+/// shopping are counted from what the process keeps ([`line::active_from`]).
+fn read_full(c: &mut DbConnection, known_admitted: i64, done_since: i64) -> Result<Full, DbError> {
     Ok(Full {
         advances: q::advances_after(c, known_admitted)?,
         done: q::done_since(c, done_since)?,
-        active: active(c, line, now, settings)?,
         tiers: Tier::all(c)?,
     })
 }
 
-fn view_of(line: &QueueLine, full: &Full, order: Option<Arc<Order>>, now: i64) -> View {
+fn view_of(line: &QueueLine, full: &Full, active: i64, order: Option<Arc<Order>>, now: i64) -> View {
     let sold_out: Vec<String> =
         full.tiers.iter().filter(|t| t.available <= 0).map(|t| t.name.clone()).collect();
     let all_sold_out = !full.tiers.is_empty() && sold_out.len() == full.tiers.len();
@@ -276,7 +270,7 @@ fn view_of(line: &QueueLine, full: &Full, order: Option<Arc<Order>>, now: i64) -
         joined: line.joined,
         opened: line.opened_at.is_some(),
         admitted: line.admitted,
-        active: full.active,
+        active,
         rate_per_min: line.rate_per_min,
         paused: line.paused_at.is_some(),
         order,
@@ -295,8 +289,16 @@ fn publish(queue: &Queue, inner: &Inner, line: &QueueLine, full: &Full) {
     if let Ok(mut done) = inner.done.write() {
         done.extend(full.done.iter().copied());
     }
+    let now = now_millis();
+    let active = match (inner.advances.read(), inner.done.read()) {
+        (Ok(steps), Ok(done)) => {
+            line::active_from(line.admitted, &steps, &done, now - session_ms(&queue.settings))
+        }
+        // A poisoned lock (a panic elsewhere): count the room as full rather than guess.
+        _ => queue.settings.active_max,
+    };
     let old = queue.view();
-    let mut view = view_of(line, full, old.as_ref().and_then(|v| v.order.clone()), now_millis());
+    let mut view = view_of(line, full, active, old.as_ref().and_then(|v| v.order.clone()), now);
     if let Some(old) = old {
         keep_newer(&mut view, &old);
     }

@@ -6,6 +6,8 @@
 //!   arrival, never beyond `QUEUE_ACTIVE_MAX` admitted fans shopping at once;
 //! - [`active`]: how many admitted fans are still shopping.
 
+use std::collections::HashSet;
+
 use crate::db::queue::QueueLine;
 
 /// Microseconds per minute: the rate is per minute, credit is kept in microseconds.
@@ -57,6 +59,15 @@ pub fn advance(line: &mut QueueLine, now: i64, active: i64, active_max: i64) -> 
 /// ended with a booking (`done`, among those positions).
 pub fn active(admitted_now: i64, admitted_then: i64, done: i64) -> i64 {
     (admitted_now - admitted_then - done).max(0)
+}
+
+/// [`active`] from what a process keeps of the line: every step of admission `(admitted, at)`
+/// and every position whose admission ended with a booking. `since` is `now - session`: how
+/// far admission had gone then is the furthest step made by then.
+pub fn active_from(admitted_now: i64, steps: &[(i64, i64)], done: &HashSet<i64>, since: i64) -> i64 {
+    let then = steps.iter().filter(|(_, at)| *at <= since).map(|(admitted, _)| *admitted).max().unwrap_or(0);
+    let ended = done.iter().filter(|&&p| p > then && p <= admitted_now).count() as i64;
+    active(admitted_now, then, ended)
 }
 
 /// Pauses (`true`) or resumes admissions. Resuming starts the credit afresh: a pause does
@@ -176,5 +187,24 @@ mod tests {
         assert_eq!(estimated_wait_secs(1000, 1000), 61);
         assert_eq!(active(500, 200, 50), 250);
         assert_eq!(active(10, 10, 0), 0);
+    }
+
+    #[test]
+    fn shoppers_are_counted_from_the_steps_and_the_ended_turns_a_process_keeps() {
+        // Let in: 1-10 at t=1000, 11-30 at t=2000, 31-40 at t=3000. Turns ended: 5 and 12, 35.
+        let steps = [(10, 1_000), (30, 2_000), (40, 3_000)];
+        let done: HashSet<i64> = [5, 12, 35].into();
+        // Sessions that began by t=2000 are over: 31-40 shop, less 35.
+        assert_eq!(active_from(40, &steps, &done, 2_000), 9);
+        // Only the first step's are over: 11-40 shop, less 12 and 35.
+        assert_eq!(active_from(40, &steps, &done, 1_999), 28);
+        // None over yet: all 40, less the three that booked.
+        assert_eq!(active_from(40, &steps, &done, 999), 37);
+        // Another process's clock: a step stamped earlier than the one before it still
+        // counts by how far it let fans in.
+        let skewed = [(10, 1_000), (30, 900), (40, 3_000)];
+        assert_eq!(active_from(40, &skewed, &done, 950), 9);
+        // A turn ended past what this line has admitted (read a moment later) is not counted.
+        assert_eq!(active_from(30, &steps, &[5, 12, 35].into(), 999), 28);
     }
 }
