@@ -7,8 +7,10 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
+
+use crate::common::http::read_raw_response;
 
 /// Milliseconds since the Unix epoch (every process on this machine shares the clock).
 pub fn epoch_ms() -> i64 {
@@ -105,49 +107,20 @@ impl Conn {
         }
         let stream = self.stream.as_mut().ok_or(std::io::ErrorKind::NotConnected)?;
         stream.write_all(request.as_bytes()).await?;
-        self.buf.clear();
-        let head_end = loop {
-            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
-                break i + 4;
-            }
-            let mut chunk = [0u8; 2048];
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        };
-        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
-        let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let mut length = 0usize;
+        let response = read_raw_response(stream, &mut self.buf).await?;
+        let body = self.buf[response.body_start..].to_vec();
         let mut close = false;
-        let mut set = Vec::new();
-        for line in head.lines().skip(1) {
-            let Some((name, value)) = line.split_once(':') else { continue };
-            let value = value.trim();
-            match name.to_ascii_lowercase().as_str() {
-                "content-length" => length = value.parse().unwrap_or(0),
-                "connection" => close = value.eq_ignore_ascii_case("close"),
-                "set-cookie" => set.push(value.to_owned()),
-                _ => {}
+        for (name, value) in response.headers() {
+            if name.eq_ignore_ascii_case("connection") {
+                close = value.eq_ignore_ascii_case("close");
+            } else if name.eq_ignore_ascii_case("set-cookie") {
+                self.absorb(value);
             }
-        }
-        while self.buf.len() < head_end + length {
-            let mut chunk = [0u8; 4096];
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-        let body = self.buf[head_end..head_end + length].to_vec();
-        for cookie in set {
-            self.absorb(&cookie);
         }
         if close {
             self.stream = None;
         }
-        Ok(Answer { status, body })
+        Ok(Answer { status: response.status, body })
     }
 
     fn absorb(&mut self, set_cookie: &str) {
@@ -158,10 +131,6 @@ impl Conn {
             self.cookies.push((name.to_owned(), value.to_owned()));
         }
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A field of the queue's JSON, as text (`"waiting"`, `12`, `null`), without a JSON parser.

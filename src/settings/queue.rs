@@ -53,6 +53,11 @@ impl QueueSettings {
     pub fn opens_at_millis(&self) -> Option<i64> {
         self.opens_at.map(|t| t.timestamp_millis())
     }
+
+    /// How long an admission lasts (`QUEUE_SESSION_SECS`), in milliseconds.
+    pub fn session_millis(&self) -> i64 {
+        i64::try_from(self.session.as_millis()).unwrap_or(i64::MAX)
+    }
 }
 
 #[cfg(test)]

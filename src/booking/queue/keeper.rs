@@ -84,7 +84,7 @@ pub(super) fn start(conn: &mut DbConnection, settings: &QueueSettings) -> Result
     }
     let full = read_full(conn, 0, 0)?;
     let done: HashSet<i64> = full.done.iter().copied().collect();
-    let active = line::active_from(line.admitted, &full.advances, &done, now - session_ms(settings));
+    let active = line::active_from(line.admitted, &full.advances, &done, now - settings.session_millis());
     let view = view_of(&line, &full, active, None, now);
     Ok(Loaded { view, advances: full.advances, done })
 }
@@ -237,11 +237,6 @@ fn round(c: &mut DbConnection, work: &Work, settings: &QueueSettings) -> Result<
     Ok(Round { line, first_arrival, full, step })
 }
 
-/// How long an admission lasts, in milliseconds (`QUEUE_SESSION_SECS`).
-fn session_ms(settings: &QueueSettings) -> i64 {
-    i64::try_from(settings.session.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// What a full round reads besides the line: steps of admission after `known_admitted`,
 /// admissions ended since `done_since`, and the tiers. Each is what changed since the last
 /// read (or an index range of it), so its cost does not grow with the line: the fans still
@@ -292,7 +287,7 @@ fn publish(queue: &Queue, inner: &Inner, line: &QueueLine, full: &Full) {
     let now = now_millis();
     let active = match (inner.advances.read(), inner.done.read()) {
         (Ok(steps), Ok(done)) => {
-            line::active_from(line.admitted, &steps, &done, now - session_ms(&queue.settings))
+            line::active_from(line.admitted, &steps, &done, now - queue.settings.session_millis())
         }
         // A poisoned lock (a panic elsewhere): count the room as full rather than guess.
         _ => queue.settings.active_max,

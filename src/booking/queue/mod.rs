@@ -196,8 +196,8 @@ impl Queue {
             let wait_secs = (!view.paused).then(|| line::estimated_wait_secs(ahead, view.rate_per_min));
             return Some(Standing::Waiting { position: Some(position), ahead: Some(ahead), wait_secs });
         }
-        let until = self.admitted_at(inner, position).unwrap_or(view.read_at)
-            + self.settings.session.as_millis() as i64;
+        let until =
+            self.admitted_at(inner, position).unwrap_or(view.read_at) + self.settings.session_millis();
         if now >= until || self.is_done(inner, position) {
             return Some(Standing::Spent);
         }

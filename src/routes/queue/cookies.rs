@@ -27,7 +27,7 @@ const SKEW_MS: i64 = 60_000;
 pub fn admission_of(req: &HttpRequest, state: &AppState, view: &View, now: i64) -> Option<Admission> {
     let value = signed_value(req, &state.cookie_key, ADMIT_COOKIE)?;
     let (position, until) = fields(&value, &view.line_id)?;
-    let session_ms = state.queue.settings().session.as_millis() as i64;
+    let session_ms = state.queue.settings().session_millis();
     let admission = Admission { position, until };
     (position >= 1 && until <= now + session_ms + SKEW_MS && state.queue.admission_holds(admission, now))
         .then_some(admission)

@@ -1,10 +1,11 @@
-//! The HTTP side: a client that shows redirects, and answers read whole.
+//! The HTTP side: a client that shows redirects, answers read whole, and a plain reader of
+//! responses for the load generators.
 
 use std::time::Duration;
 
 use super::app::TestApp;
 
-/// An HTTP client that shows redirects/// An HTTP client that shows redirects instead of following them.
+/// An HTTP client that shows redirects instead of following them.
 pub fn client() -> awc::Client {
     awc::Client::builder()
         .disable_redirects()
@@ -95,4 +96,61 @@ impl TestApp {
                 .await
         }
     }
+}
+
+/// The head of one HTTP/1.1 response read off a raw connection by [`read_raw_response`].
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    /// The status line and header lines.
+    pub head: String,
+    /// Where the body starts in the buffer given to [`read_raw_response`]; it runs to the end.
+    #[allow(dead_code)] // the fans bench reads bodies; the rush needs only the status
+    pub body_start: usize,
+}
+
+impl RawResponse {
+    /// The header lines as (name, value), names as sent.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.head.lines().skip(1).filter_map(|line| line.split_once(':')).map(|(n, v)| (n, v.trim()))
+    }
+}
+
+/// Reads one HTTP/1.1 response off `stream` into `buf` (cleared first): the head, then a body of
+/// its `Content-Length` (none: no body). For the load generators, which hold thousands of plain
+/// connections where an HTTP client library per connection would cost more than the server.
+pub async fn read_raw_response<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<RawResponse> {
+    use tokio::io::AsyncReadExt;
+    let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    let body_start = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..body_start]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| invalid("status line"))?;
+    let response = RawResponse { status, head, body_start };
+    let length = response
+        .headers()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .map_or(Ok(0), |(_, value)| value.parse::<usize>().map_err(|_| invalid("content-length")))?;
+    while buf.len() < body_start + length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    buf.truncate(body_start + length);
+    Ok(response)
 }

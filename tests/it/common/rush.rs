@@ -87,49 +87,18 @@ pub async fn rush_from(servers: &[String], buyers: usize, distinct_addresses: bo
 /// Sends one HTTP/1.1 request on a new connection (from `local`, if given) and reads the whole
 /// response; returns its status.
 async fn post(authority: &str, local: Option<std::net::Ipv4Addr>, request: &str) -> std::io::Result<u16> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
-    let addr: std::net::SocketAddr = authority.parse().map_err(|_| invalid("server address"))?;
+    use tokio::io::AsyncWriteExt;
+    let addr: std::net::SocketAddr = authority
+        .parse()
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "server address"))?;
     let socket = tokio::net::TcpSocket::new_v4()?;
     if let Some(local) = local {
         socket.bind((local, 0).into())?;
     }
     let mut stream = socket.connect(addr).await?;
     stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    let (head_end, status, length) = loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(invalid("closed before the response's head"));
-        }
-        response.extend_from_slice(&chunk[..n]);
-        if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = std::str::from_utf8(&response[..end]).map_err(|_| invalid("head"))?;
-            let status = head.get(9..12).and_then(|s| s.parse().ok()).ok_or_else(|| invalid("status"))?;
-            let length = head.lines().find_map(|line| {
-                let (name, value) = line.split_once(':')?;
-                name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
-            });
-            break (end + 4, status, length);
-        }
-    };
-    // The body: its length, or (chunked) up to the last chunk.
-    loop {
-        let body = &response[head_end..];
-        let complete = match length {
-            Some(length) => body.len() >= length,
-            None => body.ends_with(b"0\r\n\r\n"),
-        };
-        if complete {
-            return Ok(status);
-        }
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(invalid("closed in the middle of the body"));
-        }
-        response.extend_from_slice(&chunk[..n]);
-    }
+    let mut buf = Vec::with_capacity(4096);
+    Ok(super::http::read_raw_response(&mut stream, &mut buf).await?.status)
 }
 
 /// Waits until no booking is `held` (every payment settled, every orphaned hold swept).
