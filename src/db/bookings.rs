@@ -46,6 +46,11 @@ impl Booking {
         bookings::table.find(id).select(Booking::as_select()).first(conn).optional()
     }
 
+    /// The bookings with these ids that exist, in no particular order.
+    pub fn by_ids(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<Booking>> {
+        bookings::table.filter(bookings::id.eq_any(ids)).select(Booking::as_select()).load(conn)
+    }
+
     pub fn by_idempotency_key(conn: &mut DbConnection, key: &str) -> QueryResult<Option<Booking>> {
         bookings::table
             .filter(bookings::idempotency_key.eq(key))

@@ -98,9 +98,9 @@ impl OutboxEmail {
         Ok(claimed.into_iter().map(|e| OutboxEmail { attempts: e.attempts + 1, ..e }).collect())
     }
 
-    /// Marks an email sent.
-    pub fn mark_sent(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<()> {
-        diesel::update(email_outbox::table.find(id))
+    /// Marks these emails sent, in one statement.
+    pub fn mark_sent(conn: &mut DbConnection, ids: &[String], now: i64) -> QueryResult<()> {
+        diesel::update(email_outbox::table.filter(email_outbox::id.eq_any(ids)))
             .set((
                 email_outbox::status.eq(SENT),
                 email_outbox::sent_at.eq(now),

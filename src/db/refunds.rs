@@ -34,6 +34,11 @@ impl Refund {
         refunds::table.find(booking_id).select(Refund::as_select()).first(conn).optional()
     }
 
+    /// The refunds owed or paid for any of these bookings.
+    pub fn for_bookings(conn: &mut DbConnection, booking_ids: &[&str]) -> QueryResult<Vec<Refund>> {
+        refunds::table.filter(refunds::booking_id.eq_any(booking_ids)).select(Refund::as_select()).load(conn)
+    }
+
     /// Claims up to `limit` refunds that are due, leasing each until `lease_until`: no other
     /// worker takes them before then. Runs in the caller's transaction.
     pub fn claim_due(

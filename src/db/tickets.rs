@@ -44,6 +44,15 @@ impl Ticket {
             .load(conn)
     }
 
+    /// The tickets of these bookings, by booking and seat.
+    pub fn for_bookings(conn: &mut DbConnection, booking_ids: &[&str]) -> QueryResult<Vec<Ticket>> {
+        tickets::table
+            .filter(tickets::booking_id.eq_any(booking_ids))
+            .order((tickets::booking_id.asc(), tickets::seat.asc()))
+            .select(Ticket::as_select())
+            .load(conn)
+    }
+
     /// Admits the ticket: sets `checked_in_at` if, and only if, it is not yet set and its
     /// booking is confirmed, in one statement. True if this call admitted it.
     pub fn check_in(conn: &mut DbConnection, code: &str, now: i64) -> QueryResult<bool> {

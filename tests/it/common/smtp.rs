@@ -10,6 +10,24 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
+/// aiosmtpd's debugging handler (the messages it prints are collected as `-m aiosmtpd`'s
+/// are), refusing recipients that start with `bounce`.
+const REFUSING_BOUNCES: &str = r#"
+import sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Debugging
+
+class RefusingBounces(Debugging):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("bounce"):
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+Controller(RefusingBounces(sys.stdout), hostname="127.0.0.1", port=int(sys.argv[1])).start()
+threading.Event().wait()
+"#;
+
 /// A running aiosmtpd and the messages it has received, each as its raw text.
 pub struct SmtpServer {
     pub port: u16,
@@ -20,8 +38,19 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// Starts a server on `port` and waits until it accepts connections.
     pub fn start_on(port: u16) -> SmtpServer {
+        Self::spawn(port, &["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+    }
+
+    /// Starts a server on `port` that refuses every recipient whose address starts with
+    /// `bounce` (`550`, as a real server does for a mailbox it does not have) and takes the rest.
+    pub fn refusing_bounces_on(port: u16) -> SmtpServer {
+        Self::spawn(port, &["-c", REFUSING_BOUNCES, &port.to_string()])
+    }
+
+    fn spawn(port: u16, args: &[&str]) -> SmtpServer {
         let mut child = std::process::Command::new("/usr/bin/python3")
-            .args(["-u", "-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .arg("-u")
+            .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
