@@ -106,9 +106,10 @@ impl SimulatedGateway {
 /// hashes; two keys collide with odds of about n²/2¹²⁹) and its id packed in 128 bits (the ids
 /// this gateway makes are a millisecond and nine base-36 digits): a 32-byte entry in one of 16
 /// tables, each locked and grown by itself, so growing one holds a sixteenth of the records
-/// twice. As strings they took about 280 bytes a charge, and in one table of 48-byte entries
-/// about 100, twice that at the moment the table grew: a process that took 265,000 bookings
-/// held 56 MB, then 38 MB at the peak (a real gateway keeps its records on its side).
+/// twice. As strings they took about 280 bytes a charge, then about 100 in one table of 48-byte
+/// entries, and twice that while the table grew: a server's 40 s of hot-tier bookings (about
+/// 300,000) peaked at 65 MiB of resident memory, now 44 (`docs/PERFORMANCE.md`). A real
+/// gateway keeps its records on its side.
 #[derive(Debug, Default)]
 pub struct Ledger {
     path: Option<PathBuf>,
