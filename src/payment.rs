@@ -104,17 +104,15 @@ impl SimulatedGateway {
 ///
 /// In memory a record is a 128-bit fingerprint of its kind and key (two independently keyed
 /// hashes; two keys collide with odds of about n²/2¹²⁹) and its id packed in 128 bits (the ids
-/// this gateway makes are a millisecond and nine base-36 digits): a 32-byte entry in one of 16
-/// tables, each locked and grown by itself, so growing one holds a sixteenth of the records
-/// twice. As strings they took about 280 bytes a charge, then about 100 in one table of 48-byte
-/// entries, and twice that while the table grew: a server's 40 s of hot-tier bookings (about
-/// 300,000) peaked at 65 MiB of resident memory, now 44 (`docs/PERFORMANCE.md`). A real
-/// gateway keeps its records on its side.
+/// this gateway makes are a millisecond and nine base-36 digits): a 32-byte table entry, hashed
+/// by the fingerprint itself. As strings they took about 280 bytes a charge, then about 100 as
+/// 48-byte entries, twice that while the table grew: a server's 40 s of hot-tier bookings
+/// (about 300,000) peaked at 65 MiB of resident memory, now about 50 (`docs/PERFORMANCE.md`).
+/// A real gateway keeps its records on its side.
 #[derive(Debug, Default)]
 pub struct Ledger {
     path: Option<PathBuf>,
-    /// By the fingerprint's top four bits.
-    made: [Mutex<Made>; 16],
+    made: Mutex<Made>,
     fingerprints: (RandomState, RandomState),
 }
 
@@ -158,15 +156,11 @@ impl Ledger {
         (u128::from(a.hash_one((kind, key))) << 64) | u128::from(b.hash_one((kind, key)))
     }
 
-    fn table(&self, fingerprint: u128) -> &Mutex<Made> {
-        &self.made[(fingerprint >> 124) as usize]
-    }
-
     /// The id of the `kind` ("charge" or "refund") already made under `key`, if any.
     fn find(&self, kind: &'static str, key: &str) -> Option<String> {
         let fingerprint = self.fingerprint(kind, key);
         {
-            let made = self.table(fingerprint).lock().ok()?;
+            let made = self.made.lock().ok()?;
             if let Some(packed) = made.packed.get(&fingerprint) {
                 return Some(unpack(id_prefix(kind), *packed));
             }
@@ -193,7 +187,7 @@ impl Ledger {
             file.write_all(format!("{kind} {key} {id} {rest}\n").as_bytes())?;
         }
         let fingerprint = self.fingerprint(kind, key);
-        if let Ok(mut made) = self.table(fingerprint).lock() {
+        if let Ok(mut made) = self.made.lock() {
             match pack(id_prefix(kind), id) {
                 Some(packed) => made.packed.insert(fingerprint, packed).map(drop),
                 None => made.other.insert(fingerprint, id.into()).map(drop),
@@ -354,11 +348,8 @@ mod tests {
         assert_eq!(ledger.find("charge", "k3"), Some(made));
         assert_eq!(ledger.find("refund", "k2"), None);
         assert_eq!(ledger.find("charge", "k8"), None);
-        let (packed, other) = ledger.made.iter().fold((0, 0), |(p, o), table| {
-            let table = table.lock().unwrap();
-            (p + table.packed.len(), o + table.other.len())
-        });
-        assert_eq!((packed, other), (3, 6), "only the gateway's own shapes are packed");
+        let made = ledger.made.lock().unwrap();
+        assert_eq!((made.packed.len(), made.other.len()), (3, 6), "only the gateway's own shapes are packed");
         assert_eq!(std::mem::size_of::<(u128, u128)>(), 32, "a record is a 32-byte entry");
     }
 
