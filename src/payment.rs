@@ -206,19 +206,20 @@ fn id_prefix(kind: &str) -> &'static str {
 const BASE36: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
 /// `<prefix>_<millis>_<9 base-36 digits>` as 128 bits (the millisecond above, the digits'
-/// value below); `None` for an id of any other shape, or one that would not read back the same.
+/// value below); `None` for an id of any other shape, or one that would not read back the same
+/// (a sign, a leading zero, a millisecond past `u64`, upper case).
 fn pack(prefix: &str, id: &str) -> Option<u128> {
     let (millis, digits) = id.strip_prefix(prefix)?.strip_prefix('_')?.split_once('_')?;
-    let millis: u64 = millis.parse().ok()?;
-    if digits.len() != 9 {
+    let canonical = millis.bytes().all(|b| b.is_ascii_digit()) && (millis == "0" || !millis.starts_with('0'));
+    if !canonical || digits.len() != 9 {
         return None;
     }
+    let millis: u64 = millis.parse().ok()?;
     let mut value: u64 = 0;
     for b in digits.bytes() {
         value = value * 36 + BASE36.iter().position(|d| *d == b)? as u64;
     }
-    let packed = (u128::from(millis) << 64) | u128::from(value);
-    (unpack(prefix, packed) == id).then_some(packed)
+    Some((u128::from(millis) << 64) | u128::from(value))
 }
 
 fn unpack(prefix: &str, packed: u128) -> String {
@@ -313,7 +314,6 @@ impl PaymentGateway for SimulatedGateway {
 
 /// `txn_<millis>_<9 base36 chars>`, as the original backend made them.
 pub fn transaction_id(rng: &mut impl Rng) -> String {
-    const BASE36: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let suffix: String = (0..9).map(|_| BASE36[rng.random_range(0..36)] as char).collect();
     format!("txn_{}_{suffix}", crate::clock::now_millis())
 }

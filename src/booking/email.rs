@@ -115,12 +115,10 @@ impl Shop {
                 actix_web::rt::spawn(async move { shop.send_one(mail, email, facts).await })
             })
             .collect();
-        let mut sent = Vec::new();
-        let mut failed = Vec::new();
+        let mut outcomes = Vec::new();
         for send in sends {
             match send.await {
-                Ok(Outcome::Sent(id)) => sent.push(id),
-                Ok(Outcome::Failed { id, error, retry_at }) => failed.push((id, error, retry_at)),
+                Ok(outcome) => outcomes.push(outcome),
                 // The email stays claimed; its lease runs out and it is sent again.
                 Err(e) => log::error!("bug: an email task failed: {e}"),
             }
@@ -128,11 +126,20 @@ impl Shop {
         let now = now_millis();
         self.with_conn(move |c| {
             write_transaction(c, |c| {
+                let sent: Vec<String> = outcomes
+                    .iter()
+                    .filter_map(|o| match o {
+                        Outcome::Sent(id) => Some(id.clone()),
+                        Outcome::Failed { .. } => None,
+                    })
+                    .collect();
                 if !sent.is_empty() {
                     OutboxEmail::mark_sent(c, &sent, now)?;
                 }
-                for (id, error, retry_at) in &failed {
-                    OutboxEmail::mark_failed(c, id, error, *retry_at, now)?;
+                for outcome in &outcomes {
+                    if let Outcome::Failed { id, error, retry_at } = outcome {
+                        OutboxEmail::mark_failed(c, id, error, *retry_at, now)?;
+                    }
                 }
                 Ok::<_, DbError>(())
             })
