@@ -9,6 +9,13 @@
 //! availability snapshot before it queues a reservation, and confirmations and releases name
 //! bookings that were reserved. A made-up tier name costs no thread and no queue.
 //!
+//! While its tier is busy a desk keeps its pooled connection from one batch to the next (the
+//! pool checks a connection on every checkout, one round trip of a batch's eight), and gives it
+//! back after [`HOLD_IDLE`] without work, or at once when the pool has no other connection
+//! idle and no room for one. A batch whose connection meets a read-only server (a switchover,
+//! SQLSTATE 25006) committed nothing: it runs again on a fresh connection, which the pool
+//! checks as ever.
+//!
 //! A crash mid-batch loses nothing: a batch is one transaction.
 
 use std::collections::{HashMap, HashSet};
@@ -22,10 +29,13 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use super::availability::Availability;
 use super::pipeline::{self, Done, Reserved, Settlement, Work};
 use crate::clock::now_millis;
-use crate::db::{DbError, DbPool};
+use crate::db::{DbError, DbPool, PooledConn};
 
 /// The most pieces of work one batch serves.
 pub const BATCH_CAP: usize = 128;
+
+/// How long a desk keeps its connection with no work queued.
+const HOLD_IDLE: Duration = Duration::from_millis(200);
 
 /// Why a desk could not answer. Keeps the real cause, and whether it is worth a retry.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -154,6 +164,7 @@ impl Desks {
                     listeners: self.listeners.clone(),
                     ticket_key: None,
                     last_batch: self.last_batch.clone(),
+                    held: None,
                 };
                 let spawned = std::thread::Builder::new()
                     .name(format!("desk-{tier_id}"))
@@ -175,6 +186,8 @@ struct Desk {
     /// The ticket signing key, read once (it is fixed for the database's lifetime).
     ticket_key: Option<String>,
     last_batch: Arc<AtomicI64>,
+    /// The connection kept from the last batch while the tier is busy.
+    held: Option<PooledConn>,
 }
 
 impl Desk {
@@ -184,9 +197,19 @@ impl Desk {
         let mut carried: Vec<Job> = Vec::new();
         loop {
             if carried.is_empty() {
-                match queue.recv() {
-                    Ok(job) => carried.push(job),
-                    Err(_) => return,
+                let next = match self.held {
+                    Some(_) => match queue.recv_timeout(HOLD_IDLE) {
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            self.held = None;
+                            queue.recv().ok()
+                        }
+                        other => other.ok(),
+                    },
+                    None => queue.recv().ok(),
+                };
+                match next {
+                    Some(job) => carried.push(job),
+                    None => return,
                 }
             }
             while carried.len() < BATCH_CAP {
@@ -206,7 +229,7 @@ impl Desk {
     /// Serves one batch; returns the work it gives itself for the next one (holds reserved
     /// for buyers who stopped waiting go straight back).
     fn serve(&mut self, batch: Vec<Job>) -> Vec<Job> {
-        let mut conn = match crate::db::checkout(&self.pool) {
+        let mut conn = match self.held.take().map_or_else(|| crate::db::checkout(&self.pool), Ok) {
             Ok(conn) => conn,
             Err(e) => {
                 self.fail(batch, DbError::from(e));
@@ -225,6 +248,7 @@ impl Desk {
         };
         let mut work: Vec<Work> = batch.iter().map(|job| job.work.clone()).collect();
         let mut tries = 0;
+        let mut switches = 0;
         let served = loop {
             tries += 1;
             match pipeline::serve(&mut conn, &self.tier, &work, &key, now_millis()) {
@@ -244,16 +268,40 @@ impl Desk {
                         }
                     }
                 }
+                // Nothing was committed: again on a connection the pool checks, which finds
+                // the host that now takes writes (or fails as a checkout would). Twice at most:
+                // a session applies a configuration reload only after its next command, so an
+                // idle one made read-only that way passes one check and fails its next write.
+                Err(DbError::Query(DieselError::DatabaseError(
+                    DatabaseErrorKind::ReadOnlyTransaction,
+                    _,
+                ))) if switches < 2 => {
+                    switches += 1;
+                    log::info!("{} batch met a read-only server; again on a fresh connection", self.tier);
+                    self.pool.met_read_only();
+                    drop(conn);
+                    conn = match crate::db::checkout(&self.pool) {
+                        Ok(conn) => conn,
+                        Err(e) => {
+                            self.fail(batch, DbError::from(e));
+                            return Vec::new();
+                        }
+                    };
+                }
                 other => break other,
             }
         };
         let served = match served {
             Ok(served) => served,
             Err(e) => {
+                // The connection goes back to the pool, which drops it if it is broken.
                 self.fail(batch, e);
                 return Vec::new();
             }
         };
+        if self.pool.has_spare() {
+            self.held = Some(conn);
+        }
         self.last_batch.store(now_millis(), Ordering::Relaxed);
         if let Some(seats) = &served.seats {
             self.listeners.availability.observe(seats);

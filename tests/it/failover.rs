@@ -329,3 +329,75 @@ async fn a_connection_in_use_during_the_switchover_does_not_hide_in_the_pool() {
     let mut alive = alive;
     crate::common::eventually("the read-only session closed", Duration::from_secs(5), || alive() == 0).await;
 }
+
+/// A desk keeps its connection between batches while its tier is busy, so that connection is
+/// not checked by the pool before each batch. When its server turns read-only under it, the
+/// batch (which committed nothing) runs again on a fresh, checked connection: no buyer sees it.
+///
+/// One cluster of the test's own, with the sessions the shop already has made read-only and
+/// new ones writable (the role's own setting outranks the configuration file's, and is read at
+/// connection): a switchover without the promotion's gap, and with no data left behind on the
+/// other host. A session applies a configuration reload only after its next command, so a
+/// session that was idle passes one check and fails its next transaction: the desk may meet a
+/// read-only server more than once in the switch.
+#[actix_rt::test]
+async fn a_desk_whose_kept_connection_turns_read_only_books_on_the_writable_host() {
+    require_postgres!();
+    let pg = crate::common::ThrowawayPg::start();
+    let server = ServerProcess::start(
+        &pg.url(),
+        &[("DB_POOL_SIZE", "4"), ("PAYMENT_DELAY_MS", "0-5"), ("PAYMENT_SUCCESS_RATE", "1")],
+    );
+    let mut admin = diesel::PgConnection::establish(&pg.url()).unwrap();
+    diesel::sql_query("UPDATE ticket_tiers SET capacity = 1000000, available = 1000000 WHERE id = 'general'")
+        .execute(&mut admin)
+        .unwrap();
+
+    // Two buyers booking back to back keep the general desk busy throughout.
+    let t0 = Instant::now();
+    let shots: Rc<RefCell<Vec<Shot>>> = Rc::default();
+    let stop = Rc::new(std::cell::Cell::new(false));
+    let buyers: Vec<_> = (0..2)
+        .map(|_| {
+            let (shots, stop, base) = (shots.clone(), stop.clone(), server.address.clone());
+            actix_rt::spawn(async move {
+                let client = crate::common::client();
+                while !stop.get() {
+                    let shot = shoot(&client, &base, true, t0).await;
+                    shots.borrow_mut().push(shot);
+                }
+            })
+        })
+        .collect();
+    actix_rt::time::sleep(Duration::from_millis(1000)).await;
+    let switched_at = t0.elapsed();
+    for step in [
+        "ALTER ROLE postgres SET default_transaction_read_only = off",
+        "ALTER SYSTEM SET default_transaction_read_only = on",
+        "SELECT pg_reload_conf()",
+    ] {
+        diesel::sql_query(step).execute(&mut admin).unwrap();
+    }
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+    stop.set(true);
+    for buyer in buyers {
+        buyer.await.unwrap();
+    }
+
+    let shots = shots.borrow();
+    let after = shots.iter().filter(|s| s.started > switched_at).count();
+    assert!(shots.len() > 20 && after > 10, "steady bookings: {} in all, {after} after", shots.len());
+    assert_eq!(tally(shots.iter()), HashMap::from([(Some(303), shots.len())]), "{}", server.log_text());
+    assert!(
+        server.log_text().contains("batch met a read-only server; again on a fresh connection"),
+        "the desk's kept connection met the switch:\n{}",
+        server.log_text()
+    );
+    let mut shop = DbConnection::Pg(diesel::PgConnection::establish(&pg.url()).unwrap());
+    let confirmed = Booking::recent(&mut shop, 100_000)
+        .unwrap()
+        .iter()
+        .filter(|b| b.status == BookingStatus::Confirmed)
+        .count();
+    assert_eq!(confirmed, shots.len(), "every answered booking is confirmed");
+}

@@ -18,7 +18,7 @@
 //! still waits the full timeout for a connection to come back.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Manager;
@@ -121,8 +121,8 @@ impl r2d2::HandleError<diesel::r2d2::Error> for LogConnectionErrors {
 pub struct DbPool {
     inner: r2d2::Pool<Manager>,
     health: Arc<Health>,
-    /// Set when a checkout met a read-only server (see `super::checkout`).
-    read_only_seen: Arc<AtomicBool>,
+    /// What connections found of a switchover (see `super::checkout`).
+    switchover: Arc<super::Switchover>,
 }
 
 /// A connection checked out of the pool.
@@ -132,13 +132,20 @@ impl DbPool {
     pub(super) fn new(
         inner: r2d2::Pool<Manager>,
         health: Arc<Health>,
-        read_only_seen: Arc<AtomicBool>,
+        switchover: Arc<super::Switchover>,
     ) -> Self {
-        Self { inner, health, read_only_seen }
+        Self { inner, health, switchover }
     }
 
-    pub(super) fn read_only_seen(&self) -> &AtomicBool {
-        &self.read_only_seen
+    pub(super) fn switchover(&self) -> &super::Switchover {
+        &self.switchover
+    }
+
+    /// Tells the pool that a connection in use met a read-only server (SQLSTATE 25006): the
+    /// next [`super::checkout`] validates every idle connection, and for a minute connections
+    /// coming back are checked too, as when a checkout meets one.
+    pub fn met_read_only(&self) {
+        self.switchover.met_read_only();
     }
 
     /// An idle connection if there is one (checked as `get` checks it), without waiting.
@@ -162,6 +169,13 @@ impl DbPool {
                 Err(_) => {}
             }
         }
+    }
+
+    /// True while the pool has a connection idle or room for another: one may be kept
+    /// between uses without making anyone wait for it.
+    pub fn has_spare(&self) -> bool {
+        let state = self.inner.state();
+        state.idle_connections > 0 || state.connections < self.inner.max_size()
     }
 
     /// `DB_POOL_TIMEOUT_MS`.

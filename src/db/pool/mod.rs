@@ -31,12 +31,26 @@ const MIGRATION_LOCK: i64 = 7041997;
 #[derive(Debug, Clone)]
 pub struct Manager {
     target: Target,
-    /// Set when a checkout found a connection whose server is read-only; [`checkout`] then
-    /// validates every idle connection at once.
-    read_only_seen: Arc<AtomicBool>,
+    switchover: Arc<Switchover>,
+}
+
+/// What the pool knows of a switchover, from a connection that met a read-only server: on
+/// checkout ([`Manager::is_valid`]) or in use ([`DbPool::met_read_only`]).
+#[derive(Debug, Default)]
+pub(super) struct Switchover {
+    /// Set when a connection met a read-only server; [`checkout`] then validates every idle
+    /// connection at once.
+    sweep_due: AtomicBool,
     /// Until when (millis) every connection coming back to the pool is checked for a read-only
     /// server too: one in use during the switchover would otherwise go back under a fresh one.
-    recheck_until: Arc<AtomicI64>,
+    recheck_until: AtomicI64,
+}
+
+impl Switchover {
+    pub(super) fn met_read_only(&self) {
+        self.sweep_due.store(true, Ordering::SeqCst);
+        self.recheck_until.store(crate::clock::now_millis() + RECHECK_MILLIS, Ordering::SeqCst);
+    }
 }
 
 /// How long after meeting a read-only server returning connections are checked.
@@ -75,7 +89,7 @@ impl Manager {
                 statement_cache,
             },
         };
-        Self { target, read_only_seen: Arc::default(), recheck_until: Arc::default() }
+        Self { target, switchover: Arc::default() }
     }
 
     /// Opens one connection, with a one-line error that carries the database's own reason
@@ -120,8 +134,7 @@ impl ManageConnection for Manager {
         match conn {
             DbConnection::Pg(pg) => {
                 if is_read_only(pg).map_err(diesel::r2d2::Error::QueryError)? {
-                    self.read_only_seen.store(true, Ordering::SeqCst);
-                    self.recheck_until.store(crate::clock::now_millis() + RECHECK_MILLIS, Ordering::SeqCst);
+                    self.switchover.met_read_only();
                     // r2d2 drops the connection and hands this to `LogConnectionErrors`.
                     return Err(diesel::r2d2::Error::QueryError(diesel::result::Error::DatabaseError(
                         diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
@@ -140,7 +153,7 @@ impl ManageConnection for Manager {
         if std::thread::panicking() || conn.is_broken() {
             return true;
         }
-        if crate::clock::now_millis() < self.recheck_until.load(Ordering::SeqCst)
+        if crate::clock::now_millis() < self.switchover.recheck_until.load(Ordering::SeqCst)
             && let DbConnection::Pg(pg) = conn
         {
             return is_read_only(pg).unwrap_or(true);
@@ -188,13 +201,14 @@ const READ_ONLY: &str = "a pooled connection's server is read-only (a standby, o
 /// a fresh one returned later goes on top of it: under light load (the batch threads keep it
 /// light: a handful of connections serve thousands of bookings) the old one then stays idle
 /// and unvalidated, connected to the demoted primary, for as long as the load stays light. So
-/// once any checkout meets a read-only server, every idle connection is checked out and
-/// validated at once, and for a minute every connection coming back is checked as well
-/// ([`Manager::has_broken`]): those on the read-only host are dropped, and the pool opens new
-/// ones (to the host that now takes writes, with `target_session_attrs=read-write`).
+/// once any checkout (or a desk, [`DbPool::met_read_only`]) meets a read-only server, every
+/// idle connection is checked out and validated at once, and for a minute every connection
+/// coming back is checked as well ([`Manager::has_broken`]): those on the read-only host are
+/// dropped, and the pool opens new ones (to the host that now takes writes, with
+/// `target_session_attrs=read-write`).
 pub fn checkout(pool: &DbPool) -> Result<PooledConn, r2d2::Error> {
     let conn = pool.get()?;
-    if pool.read_only_seen().swap(false, Ordering::SeqCst) {
+    if pool.switchover().sweep_due.swap(false, Ordering::SeqCst) {
         let mut idle = Vec::new();
         while let Some(other) = pool.try_get() {
             idle.push(other);
@@ -214,7 +228,7 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
             .map_err(|source| DbError::Folder { path: dir.display().to_string(), source })?;
     }
     let manager = Manager::new(&settings.database_url, settings.db_statement_cache);
-    let read_only_seen = manager.read_only_seen.clone();
+    let switchover = manager.switchover.clone();
     let redacted = settings.database_url.redacted();
     // One connection first, so that a refusal is reported as itself rather than as the
     // pool's "timed out waiting for connection".
@@ -229,7 +243,7 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
         .event_handler(Box::new(health::TrackConnections(health.clone())))
         .build(manager)
         .map_err(DbError::from)?;
-    Ok(DbPool::new(pool, health, read_only_seen))
+    Ok(DbPool::new(pool, health, switchover))
 }
 
 /// Migrates and seeds, once, even when several processes start together. Uses
