@@ -11,7 +11,7 @@
 //!
 //! While its tier is busy a desk keeps its pooled connection from one batch to the next (the
 //! pool checks a connection on every checkout, one round trip of a batch's eight), and gives it
-//! back after [`HOLD_IDLE`] without work, or at once when the pool has no other connection
+//! back after 200 ms (`HOLD_IDLE`) without work, or at once when the pool has no other connection
 //! idle and no room for one. A batch whose connection meets a read-only server (a switchover,
 //! SQLSTATE 25006) committed nothing: it runs again on a fresh connection, which the pool
 //! checks as ever.
