@@ -76,7 +76,8 @@ pub fn signing_key(c: &mut DbConnection) -> Result<String, DbError> {
 }
 
 /// Issues each booking's tickets (one per seat, signed with `key`) and queues its confirmation
-/// email: one insert for all the tickets and one for all the emails. Call it in the transaction
+/// email: one statement for all the tickets and emails on PostgreSQL, two on SQLite
+/// ([`Ticket::insert_with_emails`]). Call it in the transaction
 /// that confirms the bookings: every confirm path does (`pipeline::serve` and
 /// `pipeline::settle_found_charge`).
 pub fn issue_all(
@@ -100,14 +101,13 @@ pub fn issue_all(
             })
         })
         .collect();
-    Ticket::insert_all(c, &tickets)?;
     // API bookings carry no email address: nothing to send.
     let emails = bookings
         .iter()
         .filter(|b| !b.customer_email.is_empty())
         .map(|b| OutboxEmail::queued(&b.id, KIND_TICKETS, &b.customer_email, now))
         .collect();
-    OutboxEmail::insert_all(c, emails)?;
+    Ticket::insert_with_emails(c, &tickets, emails)?;
     Ok(tickets)
 }
 

@@ -95,7 +95,75 @@ async fn one_batch_reserves_confirms_and_releases_and_a_repeat_is_settled_once(b
     app.assert_conservation();
 }
 
+/// The confirmations of one batch write every booking's tickets and email together (one
+/// statement on PostgreSQL, two on SQLite): each booking gets exactly its own tickets, one per
+/// seat and signed, and one pending email to its own address; an API booking (no address) none.
+async fn one_batch_issues_each_booking_its_own_tickets_and_email(backend: Backend) {
+    use techkraft_tickets::booking::tickets::{CodeCheck, check_code, signing_key};
+    use techkraft_tickets::booking::{OutboxEmail, Ticket};
+    let app = spawn_app(backend, &[]).await;
+    let now = techkraft_tickets::clock::now_millis();
+    let mut holds = [new_hold("general", 1, now), new_hold("general", 3, now), new_hold("general", 2, now)];
+    holds[1].customer_email = "grace@example.com".into();
+    holds[2].customer_email = String::new();
+    let reserve: Vec<Work> = holds.iter().cloned().map(Work::Reserve).collect();
+    let held: Vec<_> = app
+        .serve("general", &reserve, now)
+        .into_iter()
+        .map(|done| match done {
+            Done::Reserved(Reserved::Held(booking)) => booking,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let confirm: Vec<Work> = held
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Work::Confirm { booking: b.clone(), transaction_id: format!("txn_1_aaaaaaaa{i}") })
+        .collect();
+    let at = now + 10;
+    app.serve("general", &confirm, at);
+
+    let mut conn = app.conn();
+    let key = signing_key(&mut conn).unwrap();
+    let mut codes = std::collections::HashSet::new();
+    for booking in &held {
+        assert_eq!(app.status_of(booking), BookingStatus::Confirmed);
+        let tickets = Ticket::for_booking(&mut conn, &booking.id).unwrap();
+        let seats: Vec<i32> = tickets.iter().map(|t| t.seat).collect();
+        assert_eq!(seats, (1..=booking.quantity).collect::<Vec<_>>(), "{booking:?}");
+        for ticket in &tickets {
+            assert!(matches!(check_code(&key, &ticket.code), CodeCheck::Genuine(_)), "{ticket:?}");
+            assert_eq!((ticket.checked_in_at, ticket.created_at), (None, at), "{ticket:?}");
+            assert!(codes.insert(ticket.code.clone()), "a code issued twice: {ticket:?}");
+        }
+        let emails = OutboxEmail::for_booking(&mut conn, &booking.id).unwrap();
+        if booking.customer_email.is_empty() {
+            assert!(emails.is_empty(), "{emails:?}");
+            continue;
+        }
+        let [email] = emails.as_slice() else { panic!("one email per booking: {emails:?}") };
+        assert_eq!(
+            (
+                email.kind.as_str(),
+                email.recipient.as_str(),
+                email.status.as_str(),
+                email.attempts,
+                email.next_attempt_at
+            ),
+            ("tickets", booking.customer_email.as_str(), "pending", 0, at),
+            "{email:?}"
+        );
+        assert_eq!(
+            (&email.last_error, email.sent_at, email.created_at, email.updated_at),
+            (&None, None, at, at)
+        );
+    }
+    assert_eq!(codes.len(), 6);
+    app.assert_conservation();
+}
+
 both_backends!(
+    one_batch_issues_each_booking_its_own_tickets_and_email,
     the_fragment_answers_304_until_a_seat_count_changes,
     a_batch_that_does_not_fit_serves_the_first_comers_first,
     one_batch_reserves_confirms_and_releases_and_a_repeat_is_settled_once
