@@ -51,24 +51,32 @@ impl Ticket {
         match conn {
             DbConnection::Pg(pg) if fresh && !rows.is_empty() && !emails.is_empty() => {
                 use diesel::sql_types::{Array, BigInt, Integer, Text};
-                let texts = |f: fn(&OutboxEmail) -> &str| emails.iter().map(f).collect::<Vec<_>>();
-                let numbers = |f: fn(&OutboxEmail) -> i64| emails.iter().map(f).collect::<Vec<_>>();
+                // One array per column, in the order of the statement's columns.
+                fn column<'a, R, T>(rows: &'a [R], field: impl Fn(&'a R) -> T) -> Vec<T> {
+                    rows.iter().map(field).collect()
+                }
                 diesel::sql_query(
-                    "WITH issued AS (                       INSERT INTO tickets (code, booking_id, seat, created_at)                        SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::int8[]))                      INSERT INTO email_outbox                        (id, booking_id, kind, recipient, status, attempts, next_attempt_at, created_at, updated_at)                      SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[],                        $10::int4[], $11::int8[], $12::int8[], $13::int8[])",
+                    "WITH issued AS ( \
+                       INSERT INTO tickets (code, booking_id, seat, created_at) \
+                       SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::int8[])) \
+                     INSERT INTO email_outbox (id, booking_id, kind, recipient, status, attempts, \
+                       next_attempt_at, created_at, updated_at) \
+                     SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
+                       $10::int4[], $11::int8[], $12::int8[], $13::int8[])",
                 )
-                .bind::<Array<Text>, _>(rows.iter().map(|t| t.code.as_str()).collect::<Vec<_>>())
-                .bind::<Array<Text>, _>(rows.iter().map(|t| t.booking_id.as_str()).collect::<Vec<_>>())
-                .bind::<Array<Integer>, _>(rows.iter().map(|t| t.seat).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(rows.iter().map(|t| t.created_at).collect::<Vec<_>>())
-                .bind::<Array<Text>, _>(texts(|e| &e.id))
-                .bind::<Array<Text>, _>(texts(|e| &e.booking_id))
-                .bind::<Array<Text>, _>(texts(|e| &e.kind))
-                .bind::<Array<Text>, _>(texts(|e| &e.recipient))
-                .bind::<Array<Text>, _>(texts(|e| &e.status))
-                .bind::<Array<Integer>, _>(emails.iter().map(|e| e.attempts).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(numbers(|e| e.next_attempt_at))
-                .bind::<Array<BigInt>, _>(numbers(|e| e.created_at))
-                .bind::<Array<BigInt>, _>(numbers(|e| e.updated_at))
+                .bind::<Array<Text>, _>(column(rows, |t| t.code.as_str()))
+                .bind::<Array<Text>, _>(column(rows, |t| t.booking_id.as_str()))
+                .bind::<Array<Integer>, _>(column(rows, |t| t.seat))
+                .bind::<Array<BigInt>, _>(column(rows, |t| t.created_at))
+                .bind::<Array<Text>, _>(column(&emails, |e| e.id.as_str()))
+                .bind::<Array<Text>, _>(column(&emails, |e| e.booking_id.as_str()))
+                .bind::<Array<Text>, _>(column(&emails, |e| e.kind.as_str()))
+                .bind::<Array<Text>, _>(column(&emails, |e| e.recipient.as_str()))
+                .bind::<Array<Text>, _>(column(&emails, |e| e.status.as_str()))
+                .bind::<Array<Integer>, _>(column(&emails, |e| e.attempts))
+                .bind::<Array<BigInt>, _>(column(&emails, |e| e.next_attempt_at))
+                .bind::<Array<BigInt>, _>(column(&emails, |e| e.created_at))
+                .bind::<Array<BigInt>, _>(column(&emails, |e| e.updated_at))
                 .execute(pg)
                 .map(|_| ())
             }
