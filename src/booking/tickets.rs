@@ -79,7 +79,8 @@ pub fn signing_key(c: &mut DbConnection) -> Result<String, DbError> {
 /// email: one statement for all the tickets and emails on PostgreSQL, two on SQLite
 /// ([`Ticket::insert_with_emails`]). Call it in the transaction
 /// that confirms the bookings: every confirm path does (`pipeline::serve` and
-/// `pipeline::settle_found_charge`).
+/// `pipeline::settle_found_charge`; `pipeline::serve_quick` writes [`prepare`]'s rows in its
+/// own statement).
 pub fn issue_all(
     c: &mut DbConnection,
     key: &str,
@@ -89,7 +90,15 @@ pub fn issue_all(
     if bookings.is_empty() {
         return Ok(Vec::new());
     }
-    let tickets: Vec<Ticket> = bookings
+    let (tickets, emails) = prepare(key, bookings, now);
+    Ticket::insert_with_emails(c, &tickets, emails)?;
+    Ok(tickets)
+}
+
+/// The rows that confirming `bookings` writes: a signed ticket per seat, and the email that
+/// sends them (none for API bookings, which carry no address).
+pub fn prepare(key: &str, bookings: &[&Booking], now: i64) -> (Vec<Ticket>, Vec<OutboxEmail>) {
+    let tickets = bookings
         .iter()
         .flat_map(|booking| {
             (1..=booking.quantity).map(|seat| Ticket {
@@ -101,14 +110,12 @@ pub fn issue_all(
             })
         })
         .collect();
-    // API bookings carry no email address: nothing to send.
     let emails = bookings
         .iter()
         .filter(|b| !b.customer_email.is_empty())
         .map(|b| OutboxEmail::queued(&b.id, KIND_TICKETS, &b.customer_email, now))
         .collect();
-    Ticket::insert_with_emails(c, &tickets, emails)?;
-    Ok(tickets)
+    (tickets, emails)
 }
 
 /// Queues the notice that `booking`'s money went back. Call it where the refund is recorded.

@@ -162,7 +162,99 @@ async fn one_batch_issues_each_booking_its_own_tickets_and_email(backend: Backen
     app.assert_conservation();
 }
 
+/// The common batch (new holds that fit, paid holds still held) is PostgreSQL's one quick
+/// statement; a paid booking whose hold ended in the meantime is left to the careful path,
+/// which settles it late: seats again while there are any, else the refund owed. The rest of
+/// the batch is answered as ever.
+async fn a_batch_with_a_paid_hold_that_ended_settles_it_late_and_serves_the_rest(backend: Backend) {
+    use techkraft_tickets::booking::pipeline::Settlement;
+    use techkraft_tickets::booking::{Refund, Ticket};
+    let app = spawn_app(backend, &[]).await;
+    let now = techkraft_tickets::clock::now_millis();
+    let confirm = |b: &techkraft_tickets::booking::Booking, txn: &str| Work::Confirm {
+        booking: b.clone(),
+        transaction_id: txn.into(),
+    };
+
+    // All still held and all fit: the quick statement alone on PostgreSQL (none on SQLite).
+    let on_time = app.hold("vip", 1, now);
+    let common = [confirm(&on_time, "txn_1_aaaaaaaa1"), Work::Reserve(new_hold("vip", 1, now))];
+    assert_eq!(app.served_quickly("vip", &common, now + 10), backend == Backend::Postgres);
+    assert_eq!(app.tier("vip").available, 99, "the look changed nothing");
+
+    // One paid hold expired (seats back), and seats are free: taken again, confirmed.
+    let late = app.hold("vip", 2, now - 120_000);
+    assert_eq!(app.sweep(now).len(), 1);
+    assert_eq!(app.tier("vip").available, 99);
+    let fresh = new_hold("vip", 3, now);
+    // (On time's confirmation queued twice, as a retry while the first one waited.)
+    let work = [
+        confirm(&late, "txn_1_aaaaaaaa2"),
+        Work::Reserve(fresh.clone()),
+        confirm(&on_time, "txn_1_aaaaaaaa1"),
+        confirm(&on_time, "txn_1_aaaaaaaa1"),
+    ];
+    assert!(!app.served_quickly("vip", &work, now + 10), "an ended hold is the careful path's");
+    let answers = app.serve("vip", &work, now + 10);
+    assert!(matches!(answers[0], Done::Settled(Settlement::Confirmed)), "{answers:?}");
+    assert!(
+        matches!(&answers[1], Done::Reserved(Reserved::Held(b)) if b.id == fresh.id && b.total_cents == 30_000)
+    );
+    assert!(matches!(answers[2], Done::Settled(Settlement::Confirmed)), "{answers:?}");
+    assert!(matches!(answers[3], Done::Settled(Settlement::Confirmed)), "{answers:?}");
+    assert_eq!(app.status_of(&late), BookingStatus::Confirmed);
+    assert_eq!(app.status_of(&on_time), BookingStatus::Confirmed);
+    assert_eq!(app.tier("vip").available, 100 - 2 - 3 - 1);
+    let tickets =
+        |b: &techkraft_tickets::booking::Booking| Ticket::for_booking(&mut app.conn(), &b.id).unwrap().len();
+    assert_eq!((tickets(&late), tickets(&on_time)), (2, 1), "one ticket per seat, each issued once");
+
+    // Another expired, and no seats left: refunded (the refund owed on record), no tickets.
+    let unlucky = app.hold("front-row", 2, now - 120_000);
+    let lucky = app.hold("front-row", 1, now);
+    assert_eq!(app.sweep(now).len(), 1);
+    app.set_available("front-row", 0);
+    let work = [confirm(&lucky, "txn_1_aaaaaaaa3"), confirm(&unlucky, "txn_1_aaaaaaaa4")];
+    let answers = app.serve("front-row", &work, now + 10);
+    assert!(matches!(answers[0], Done::Settled(Settlement::Confirmed)), "{answers:?}");
+    assert!(matches!(answers[1], Done::Settled(Settlement::Refunded)), "{answers:?}");
+    assert_eq!(app.status_of(&unlucky), BookingStatus::Refunded);
+    assert_eq!(tickets(&unlucky), 0);
+    let refund = Refund::for_booking(&mut app.conn(), &unlucky.id).unwrap().expect("the refund owed");
+    assert_eq!((refund.charge_id.as_str(), refund.amount_cents), ("txn_1_aaaaaaaa4", 10_000));
+    app.assert_conservation();
+}
+
+/// A key already on a booking takes nothing, in a batch with other work: on PostgreSQL the
+/// quick statement meets the unique key, changes nothing, and the careful path answers the
+/// replay with the first booking and serves the rest.
+async fn a_replayed_key_in_a_batch_takes_nothing_and_the_rest_is_served(backend: Backend) {
+    use techkraft_tickets::booking::pipeline::Settlement;
+    let app = spawn_app(backend, &[]).await;
+    let now = techkraft_tickets::clock::now_millis();
+    let first = app.hold("general", 4, now);
+    let paid = app.hold("general", 1, now);
+    let mut replay = new_hold("general", 4, now);
+    replay.idempotency_key = first.idempotency_key.clone();
+    let fresh = new_hold("general", 2, now);
+    let work = [
+        Work::Reserve(replay.clone()),
+        Work::Reserve(fresh.clone()),
+        Work::Confirm { booking: paid.clone(), transaction_id: "txn_1_aaaaaaaa5".into() },
+    ];
+    assert!(!app.served_quickly("general", &work, now + 10));
+    let answers = app.serve("general", &work, now + 10);
+    assert!(matches!(&answers[0], Done::Reserved(Reserved::KeyExists(b)) if b.id == first.id), "{answers:?}");
+    assert!(matches!(&answers[1], Done::Reserved(Reserved::Held(b)) if b.id == fresh.id), "{answers:?}");
+    assert!(matches!(answers[2], Done::Settled(Settlement::Confirmed)), "{answers:?}");
+    assert_eq!(app.tier("general").available, 1000 - 4 - 1 - 2, "the replay took no seat");
+    assert_eq!(app.bookings().len(), 3, "and wrote no booking");
+    app.assert_conservation();
+}
+
 both_backends!(
+    a_batch_with_a_paid_hold_that_ended_settles_it_late_and_serves_the_rest,
+    a_replayed_key_in_a_batch_takes_nothing_and_the_rest_is_served,
     one_batch_issues_each_booking_its_own_tickets_and_email,
     the_fragment_answers_304_until_a_seat_count_changes,
     a_batch_that_does_not_fit_serves_the_first_comers_first,

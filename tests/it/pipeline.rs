@@ -89,7 +89,7 @@ async fn a_process_killed_between_charge_and_confirmation_loses_no_money(backend
     let front = server.book_in_background("front-row", "3");
     eventually("both holds", Duration::from_secs(10), || app.count_with_status(BookingStatus::Held) == 2)
         .await;
-    let lock = TierLock::take(&database, &["front-row", "vip"]);
+    let mut lock = TierLock::take(&database, &["front-row", "vip"]);
     let charges = || {
         let ledger = std::fs::read_to_string(&ledger).unwrap_or_default();
         ledger.lines().filter(|l| l.starts_with("charge")).count()
@@ -98,6 +98,7 @@ async fn a_process_killed_between_charge_and_confirmation_loses_no_money(backend
     server.signal("KILL");
     drop(server);
     let _ = (vip.await, front.await);
+    lock.end_waiters();
     drop(lock);
     assert!(app.bookings().iter().all(|b| b.status == BookingStatus::Held), "nothing was recorded");
 

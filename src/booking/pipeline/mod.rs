@@ -11,12 +11,16 @@
 //!
 //! Every status change is a compare-and-set from the status the booking was read in, along the
 //! edges of [`BookingStatus::may_become`], under the tier's row lock.
+//!
+//! On PostgreSQL a desk first offers each batch to [`serve_quick`], which serves the common
+//! batch in one statement, and serves with [`serve`] what that leaves.
 
 use diesel::result::Error as DieselError;
 
 use super::tickets;
 
 mod late;
+mod quick;
 mod sweep;
 
 use crate::db::charge_checks::ChargeCheck;
@@ -25,6 +29,7 @@ use crate::db::tiers::Seats;
 use crate::db::{DbConnection, DbError, write_transaction};
 pub use late::settle_found_charge;
 use late::settle_late;
+pub use quick::{Quick, serve_quick};
 pub use sweep::sweep;
 
 /// Work for one tier's batch.

@@ -37,11 +37,49 @@ pub fn new_hold(tier: &str, quantity: i32, now: i64) -> Booking {
 }
 
 impl TestApp {
-    /// Serves one batch of `tier` at `now`, as a desk would.
+    /// Serves one batch of `tier` at `now`, as a desk would: on PostgreSQL the quick statement
+    /// first, then `serve` for what it leaves open (or for all of it, when it declines).
     pub fn serve(&self, tier: &str, work: &[Work], now: i64) -> Vec<Done> {
         let mut conn = self.conn();
         let key = tickets::signing_key(&mut conn).expect("ticket key");
-        pipeline::serve(&mut conn, tier, work, &key, now).expect("batch").answers
+        let quick = pipeline::serve_quick(&mut conn, tier, work, &key, now).unwrap_or_else(|e| {
+            // A quick batch that fails has changed nothing (a replayed key, say): `serve`'s.
+            eprintln!("quick batch declined: {e}");
+            None
+        });
+        let Some(quick) = quick else {
+            return pipeline::serve(&mut conn, tier, work, &key, now).expect("batch").answers;
+        };
+        let open: Vec<usize> = (0..work.len()).filter(|&i| quick.answers[i].is_none()).collect();
+        let left: Vec<Work> = open.iter().map(|&i| work[i].clone()).collect();
+        let mut later = if left.is_empty() {
+            Vec::new()
+        } else {
+            pipeline::serve(&mut conn, tier, &left, &key, now).expect("batch").answers
+        }
+        .into_iter();
+        quick
+            .answers
+            .into_iter()
+            .map(|done| done.unwrap_or_else(|| later.next().expect("an answer")))
+            .collect()
+    }
+
+    /// Whether the quick statement alone serves `work` (PostgreSQL; never on SQLite). Changes
+    /// nothing: it runs in a transaction that is rolled back.
+    pub fn served_quickly(&self, tier: &str, work: &[Work], now: i64) -> bool {
+        use diesel::Connection;
+        let mut conn = self.conn();
+        let key = tickets::signing_key(&mut conn).expect("ticket key");
+        let mut whole = false;
+        let _ = conn.transaction::<(), diesel::result::Error, _>(|c| {
+            whole = matches!(
+                pipeline::serve_quick(c, tier, work, &key, now),
+                Ok(Some(quick)) if quick.answers.iter().all(Option::is_some)
+            );
+            Err(diesel::result::Error::RollbackTransaction)
+        });
+        whole
     }
 
     /// Reserves `quantity` seats of `tier` at `now` (a hold of 60 s); panics if they do not fit.
@@ -158,6 +196,24 @@ impl TierLock {
             }
         };
         TierLock { conn }
+    }
+}
+
+impl TierLock {
+    /// Ends the statements waiting behind these locks, as a database ends the sessions of a
+    /// host that went down. A killed process's statement that waits for a row lock does not
+    /// notice its client is gone, and an autocommit one (PostgreSQL's quick batch) would commit
+    /// once the lock is released; ended here, nothing of it is recorded. (SQLite: a killed
+    /// process's writes die with it.)
+    pub fn end_waiters(&mut self) {
+        use diesel::connection::SimpleConnection;
+        if let TierLockConn::Pg(c) = &mut self.conn {
+            c.batch_execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'",
+            )
+            .expect("end the waiting sessions");
+        }
     }
 }
 
