@@ -27,7 +27,13 @@ impl TcpProxy {
                     continue;
                 }
                 let Ok(server) = TcpStream::connect(upstream) else { continue };
+                // Checked again under the lock `cut` takes: a connection accepted while the
+                // proxy was being cut is dropped, never forwarded past the cut.
                 let mut list = open2.lock().unwrap();
+                if !up2.load(Ordering::SeqCst) {
+                    let _ = (client.shutdown(Shutdown::Both), server.shutdown(Shutdown::Both));
+                    continue;
+                }
                 for s in [&client, &server] {
                     if let Ok(clone) = s.try_clone() {
                         list.push(clone);
@@ -48,8 +54,9 @@ impl TcpProxy {
 
     /// The database "goes away".
     pub fn cut(&self) {
+        let mut open = self.open.lock().unwrap();
         self.up.store(false, Ordering::SeqCst);
-        for s in self.open.lock().unwrap().drain(..) {
+        for s in open.drain(..) {
             let _ = s.shutdown(std::net::Shutdown::Both);
         }
     }
