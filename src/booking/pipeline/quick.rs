@@ -150,6 +150,13 @@ struct Row {
 /// The quick batch's statement. Its rows come as one array per column (through `unnest`), so
 /// its text is the same for every batch and diesel prepares it once per connection (a query
 /// through `sql_query` is planned again on every call: 0.17 ms of this statement's 0.36).
+///
+/// The confirmations name the tier and the status as plain conditions: a plan then reaches the
+/// rows by id (the primary key) or through the tier's held bookings (the (tier, status)
+/// index), both bounded by the batch or by the seats held. With the status check hidden from
+/// the indexes (tried: `(…) IS TRUE`), the plan prepared while the table was new scanned the
+/// whole table in every batch until the next `ANALYZE` (a 6 s run at 8 connections: 6,964
+/// sequential scans reading 32.6 million rows, 2,332 bookings/s against 4,414).
 const SQL: &str = "WITH tier AS (
    UPDATE ticket_tiers
       SET available = available - $2, version = version + CASE WHEN $2 > 0 THEN 1 ELSE 0 END
