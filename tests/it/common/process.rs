@@ -21,7 +21,7 @@ impl ServerProcess {
     /// Starts `techkraft-tickets` with test settings plus `envs`, and waits until it listens.
     pub fn start(database_url: &str, envs: &[(&str, &str)]) -> ServerProcess {
         use std::io::BufRead;
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_techkraft-tickets"));
+        let mut cmd = std::process::Command::new(server_binary());
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", database_url)
@@ -123,4 +123,16 @@ pub async fn until_a_booking_is_held(pool: &DbPool) {
             .any(|b| b.status == BookingStatus::Held)
     })
     .await;
+}
+
+/// The server binary: `TK_SERVER_BIN` when set, else the one cargo built with the tests.
+///
+/// The benches set it to the binary `cargo build --release` makes: the one cargo builds with
+/// tests and benches has the features their dev-dependencies ask of shared crates too (awc
+/// turns on actix-http's HTTP/2, which doubles the memory every open connection's task takes),
+/// so it is not the binary a newcomer or production runs.
+pub fn server_binary() -> std::path::PathBuf {
+    std::env::var_os("TK_SERVER_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_techkraft-tickets").into())
 }
