@@ -1,7 +1,7 @@
 //! The keeper: one task per process that is the process's only way to the line in the
-//! database. It wakes when fans wait for a place (or admissions ended), and otherwise once
-//! per `AVAILABILITY_MAX_AGE_MS` (at least every 25 ms, at most every 500 ms… as set), and
-//! each time runs one short transaction under the line's row lock:
+//! database. It wakes when fans wait for a place, and otherwise once per
+//! `AVAILABILITY_MAX_AGE_MS` (at least every 25 ms, at most every 500 ms… as set), and each
+//! time runs one short transaction under the line's row lock:
 //!
 //! 1. seal the opening if it has come (the shuffle's seed is drawn here);
 //! 2. hand the waiting fans their arrival numbers: one block, `joined + 1 ..= joined + n`;
