@@ -260,14 +260,27 @@ pub async fn run(plans: Vec<Plan>) -> Report {
 
 /// Holds `count` idle keep-alive connections to `server` (from `count` addresses), each after
 /// `requests` polls of `path`, until `hold` has passed. For the memory measurement.
-pub async fn hold(server: SocketAddr, count: usize, requests: usize, path: String, hold: Duration) -> usize {
+///
+/// At most `at_once` connections are being opened and asked at any time (the rest wait their
+/// turn), so the server sees that many requests in flight at most.
+pub async fn hold(
+    server: SocketAddr,
+    count: usize,
+    requests: usize,
+    path: String,
+    hold: Duration,
+    at_once: usize,
+) -> usize {
     let local = tokio::task::LocalSet::new();
+    let turns = std::rc::Rc::new(tokio::sync::Semaphore::new(at_once.max(1)));
     local
         .run_until(async move {
             let tasks: Vec<_> = (0..count)
                 .map(|i| {
                     let path = path.clone();
+                    let turns = turns.clone();
                     tokio::task::spawn_local(async move {
+                        let turn = turns.acquire().await;
                         let mut conn = Conn {
                             stream: None,
                             source: address_of(i),
@@ -285,6 +298,7 @@ pub async fn hold(server: SocketAddr, count: usize, requests: usize, path: Strin
                             }
                         }
                         conn.buf = Vec::new();
+                        drop(turn);
                         tokio::time::sleep(hold).await;
                         conn.stream.is_some()
                     })

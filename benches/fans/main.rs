@@ -10,7 +10,7 @@
 //! [--active-max 5000] [--lead-secs 30]` with `TEST_DATABASE_URL` naming a PostgreSQL where
 //! it may create a database (`bench/run` sets one up).
 //!
-//! `-- --idle N [--requests K] [--path /api/queue] [--env NAME=VALUE]…`: the memory
+//! `-- --idle N [--at-once M] [--requests K] [--path /api/queue] [--env NAME=VALUE]…`: the memory
 //! measurement instead: one server, N connections held open after K requests each; prints the
 //! resident memory before and with them, and the cost per connection.
 

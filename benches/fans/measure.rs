@@ -45,6 +45,8 @@ fn clock_ticks_per_sec() -> f64 {
 /// `--idle N`: the resident memory of one server before and while N connections are open,
 /// each after `--requests K` requests of `--path` (default `/api/queue`, with a waiting room
 /// open for an hour so the answer is the poll's). Extra server settings: `--env NAME=VALUE`.
+/// `--at-once M`: at most M connections being opened and asked at a time (default N: all at
+/// once, every first request a join waiting for the same round of the line).
 pub fn idle(count: usize) {
     let requests = number("--requests", 1) as usize;
     let path = arg("--path").unwrap_or_else(|| "/api/queue".into());
@@ -69,7 +71,7 @@ pub fn idle(count: usize) {
     let addr = server.address.trim_start_matches("http://").parse().expect("address");
     // Warm up: the pool, the snapshot, the allocator's first arenas.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    runtime.block_on(client::hold(addr, 200, requests.max(1), path.clone(), Duration::ZERO));
+    runtime.block_on(client::hold(addr, 200, requests.max(1), path.clone(), Duration::ZERO, 200));
     std::thread::sleep(Duration::from_secs(2));
     let (before, _) = rss_kib(pid);
     let hold = Duration::from_secs(number("--hold-secs", 20) as u64);
@@ -81,11 +83,13 @@ pub fn idle(count: usize) {
         }
         peak
     });
-    let held = runtime.block_on(client::hold(addr, count, requests, path.clone(), hold));
+    let at_once = number("--at-once", count as i64).max(1) as usize;
+    let held = runtime.block_on(client::hold(addr, count, requests, path.clone(), hold, at_once));
     let with = sampler.join().unwrap_or(0);
     let (_, hwm) = rss_kib(pid);
     println!(
-        "idle: {held} of {count} connections held after {requests} request(s) of {path} each; settings {:?}",
+        "idle: {held} of {count} connections held after {requests} request(s) of {path} each, \
+         at most {at_once} being opened at once; settings {:?}",
         &env[3..]
     );
     println!(

@@ -29,7 +29,11 @@ impl Default for RequestHead {
             method: Method::default(),
             uri: Uri::default(),
             version: Version::HTTP_11,
-            headers: HeaderMap::with_capacity(16),
+            // TechKraft patch: a head grows to the headers it is given. Heads are pooled (128
+            // per thread) and keep what they grew to, so this costs nothing in steady state;
+            // beyond the pool (thousands of requests in flight at an on-sale's opening) an
+            // empty map takes 6.7 KiB less per request than one made for 16 headers.
+            headers: HeaderMap::new(),
             peer_addr: None,
             flags: Flags::empty(),
         }
