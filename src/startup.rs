@@ -20,7 +20,7 @@ use actix_web::body::MessageBody;
 use actix_web::cookie::Key;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::{KeepAlive, header};
-use actix_web::middleware::{DefaultHeaders, Logger, Next, from_fn};
+use actix_web::middleware::{Condition, DefaultHeaders, Logger, Next, from_fn};
 use actix_web::{App, HttpServer, web};
 
 /// Why the server could not start.
@@ -123,6 +123,7 @@ impl Application {
         };
         let connections = Arc::new(ConnectionCounter::default());
         let keep_alive = state.settings.connections.keep_alive;
+        let access_log = log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -132,7 +133,13 @@ impl Application {
                 .wrap(from_fn(unready_while_draining))
                 .wrap(from_fn(record_metrics))
                 .wrap(security_headers())
-                .wrap(Logger::new(r#"%a "%r" %s %b %Dms %{x-request-id}o"#).exclude("/healthz"))
+                // The access log only when its lines are written: actix's Logger renders every
+                // request's line before the log filter drops it (a quarter of the instructions
+                // of a `GET /api/tickets`, counted with callgrind, with `RUST_LOG=warn`).
+                .wrap(Condition::new(
+                    access_log,
+                    Logger::new(r#"%a "%r" %s %b %Dms %{x-request-id}o"#).exclude("/healthz"),
+                ))
                 .wrap(from_fn(move |req, next| connections::limit(max_connections, req, next)))
                 // Outermost, so every line logged while serving a request carries its id.
                 .wrap(from_fn(move |req, next| request_id::assign(trust_request_ids, req, next)))

@@ -130,3 +130,20 @@ fn a_conflicting_table_stops_the_start_and_the_log_says_why_the_migrations_faile
     // The cause itself, in SQLite's words, on the line that says the migrations failed.
     assert!(line.contains("ticket_tiers") && line.contains("already exists"), "{stderr}");
 }
+
+/// Each request gets an access-log line when the log filter lets actix's logger through at
+/// `info` (the default `RUST_LOG`), and none is rendered when it does not.
+#[actix_rt::test]
+async fn requests_are_logged_at_info_and_not_rendered_when_the_filter_drops_them() {
+    let database = fresh_database(Backend::Sqlite);
+    let logged = ServerProcess::start(&database, &[("RUST_LOG", "info")]);
+    let quiet = ServerProcess::start(&database, &[("RUST_LOG", "info,actix_web::middleware::logger=warn")]);
+    for server in [&logged, &quiet] {
+        let answer = client().get(format!("{}/api/tickets", server.address)).send().await.expect("GET");
+        assert_eq!(answer.status().as_u16(), 200);
+    }
+    let access_line =
+        |s: &ServerProcess| s.log_text().lines().any(|l| l.contains(r#""GET /api/tickets HTTP/1.1" 200"#));
+    eventually("the access-log line", Duration::from_secs(5), || access_line(&logged)).await;
+    assert!(!access_line(&quiet), "{}", quiet.log_text());
+}
