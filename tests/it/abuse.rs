@@ -8,12 +8,6 @@ use rand::Rng;
 
 use crate::common::{Backend, ServerProcess, TestApp, client, form, fresh_database};
 
-fn resident_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
-}
-
 async fn random_requests(address: &str, n: usize) {
     let client = client();
     for chunk in (0..n).collect::<Vec<_>>().chunks(32) {
@@ -38,11 +32,10 @@ async fn random_requests(address: &str, n: usize) {
 async fn random_methods_and_paths_leave_metrics_small_and_memory_flat() {
     let database = fresh_database(Backend::Sqlite);
     let server = ServerProcess::start(&database, &[("RUST_LOG", "warn,techkraft_tickets=info")]);
-    let pid = server.child.id();
     random_requests(&server.address, 1_000).await; // warm up buffers and the allocator
-    let before = resident_kib(pid);
+    let before = server.resident_kib();
     random_requests(&server.address, 10_000).await;
-    let after = resident_kib(pid);
+    let after = server.resident_kib();
     let metrics = client()
         .get(format!("{}/metrics", server.address))
         .send()

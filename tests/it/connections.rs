@@ -103,12 +103,6 @@ async fn keep_alive_secs_closes_idle_connections_after_its_time() {
     assert_eq!(second, None, "closed after KEEP_ALIVE_SECS idle");
 }
 
-fn resident_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
-}
-
 /// Opens a connection, asks for `path` once, reads the whole answer and keeps the connection.
 fn ask_once_and_keep(addr: &str, path: &str) -> std::net::TcpStream {
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
@@ -143,7 +137,6 @@ fn an_idle_keep_alive_connection_holds_no_buffers() {
     const CONNECTIONS: usize = 2_000;
     let database = fresh_database(Backend::Sqlite);
     let server = ServerProcess::start(&database, &[("RUST_LOG", "warn,techkraft_tickets=info")]);
-    let pid = server.child.id();
     let addr = server.address.trim_start_matches("http://").to_owned();
     // Warm up: the pool, the snapshot, the templates and the allocator's arenas.
     for _ in 0..3 {
@@ -151,10 +144,10 @@ fn an_idle_keep_alive_connection_holds_no_buffers() {
         drop(warm);
     }
     std::thread::sleep(Duration::from_millis(500));
-    let before = resident_kib(pid);
+    let before = server.resident_kib();
     let held: Vec<_> = (0..CONNECTIONS).map(|_| ask_once_and_keep(&addr, "/")).collect();
     std::thread::sleep(Duration::from_millis(500));
-    let with = resident_kib(pid);
+    let with = server.resident_kib();
     let per_connection = (with.saturating_sub(before)) as f64 / CONNECTIONS as f64;
     println!(
         "resident {before} KiB, with {CONNECTIONS} idle connections {with} KiB: {per_connection:.2} KiB each"

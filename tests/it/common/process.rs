@@ -82,6 +82,14 @@ impl ServerProcess {
     pub fn log_text(&self) -> String {
         self.log.lock().expect("log").join("\n")
     }
+
+    /// The process's resident memory now (VmRSS), in KiB.
+    pub fn resident_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("proc status");
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
+    }
 }
 
 impl Drop for ServerProcess {
