@@ -1,6 +1,7 @@
 //! The waiting room's cookies and memory (SPEC §13): a forged, altered or expired cookie (or
 //! one from another line) counts as none; a poll is answered without the database; every
-//! process honours every other's cookies and agrees on the line.
+//! process honours every other's cookies, agrees on the line, and refuses an admission that
+//! was used on another.
 
 use std::time::Duration;
 
@@ -155,4 +156,43 @@ async fn every_process_honours_the_others_cookies_and_agrees_on_the_line() {
     }
     later.sort_unstable();
     assert_eq!(later, (21..=26).collect::<Vec<i64>>(), "places from both processes, without gaps");
+}
+
+/// A confirmed booking ends its admission everywhere: the process that booked refuses it at
+/// once; another process once its keeper has read the ended admission, which the booking
+/// process records with its next regular round (two ticks of `AVAILABILITY_MAX_AGE_MS`).
+#[actix_rt::test]
+async fn an_admission_used_on_one_process_is_refused_by_the_others_soon_after() {
+    let database = fresh_database(Backend::Postgres);
+    let settings = [("AVAILABILITY_MAX_AGE_MS", "100")];
+    let (a, b) = (open_sale_on(&database, &settings).await, open_sale_on(&database, &settings).await);
+    let (mut first, _second) = admitted_and_waiting(&a).await;
+    let (place, admission) =
+        (first.cookie("tk_queue").expect("a place"), first.cookie("tk_admit").expect("in"));
+    assert_eq!(first.poll(&b).await["state"], "admitted", "the other process honours the admission");
+    let booked = first.book_api(&a, "vip").await;
+    assert_eq!(booked.status, 201, "{}", booked.body);
+    let used = std::time::Instant::now();
+    first.set_cookie("tk_admit", &admission);
+    assert_eq!(first.book_api(&a, "vip").await.status, 429, "refused at once where it was used");
+    // The other process: admitted until it has read the ended admission (polled with the
+    // fan's cookies as they were, since a spent place is answered with a new one).
+    loop {
+        first.set_cookie("tk_queue", &place);
+        first.set_cookie("tk_admit", &admission);
+        if first.poll(&b).await["state"] != "admitted" {
+            break;
+        }
+        assert!(
+            used.elapsed() < Duration::from_secs(5),
+            "the other process still lets the used admission in"
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("refused by the other process {:?} after the booking", used.elapsed());
+    first.set_cookie("tk_queue", &place);
+    first.set_cookie("tk_admit", &admission);
+    let elsewhere = first.book_api(&b, "vip").await;
+    assert_eq!(elsewhere.status, 429, "{}", elsewhere.body);
+    assert_eq!(a.count_with_status(techkraft_tickets::booking::BookingStatus::Confirmed), 1);
 }
