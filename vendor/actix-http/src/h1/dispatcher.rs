@@ -221,6 +221,11 @@ where
     pub(super) fn is_none(&self) -> bool {
         matches!(self, State::None)
     }
+
+    /// TechKraft patch: whether a response body is being written.
+    fn is_sending(&self) -> bool {
+        matches!(self, State::SendPayload { .. } | State::SendErrorPayload { .. })
+    }
 }
 
 impl<S, B, X> fmt::Debug for State<S, B, X>
@@ -1460,7 +1465,15 @@ where
                         }
                     }
 
-                    release_idle_buffers(inner_p.read_buf, inner_p.write_buf);
+                    // TechKraft patch: buffers stay while a request body is being read or a
+                    // response body written (streaming through small buffers allocated anew
+                    // each time would be slower), and go when the connection waits.
+                    if inner_p.payload.is_none() {
+                        release_if_empty(inner_p.read_buf);
+                    }
+                    if !inner_p.state.is_sending() {
+                        release_if_empty(inner_p.write_buf);
+                    }
 
                     trace_timer_states(
                         "end",
@@ -1487,12 +1500,9 @@ where
 /// buffers. Without this every open connection keeps 8 KiB to read and 8 KiB to write (more
 /// after a large response) for as long as it stays open: 16 KiB for each of thousands of idle
 /// keep-alive connections.
-fn release_idle_buffers(read_buf: &mut BytesMut, write_buf: &mut BytesMut) {
-    if read_buf.is_empty() && read_buf.capacity() > 0 {
-        *read_buf = BytesMut::new();
-    }
-    if write_buf.is_empty() && write_buf.capacity() > 0 {
-        *write_buf = BytesMut::new();
+fn release_if_empty(buf: &mut BytesMut) {
+    if buf.is_empty() && buf.capacity() > 0 {
+        *buf = BytesMut::new();
     }
 }
 
