@@ -10,6 +10,24 @@
 //! instead of six. What it declines is served by `serve` at once; a paid booking it leaves open
 //! (its hold ended meanwhile) is served by `serve` in the next batch, which starts at once.
 //!
+//! **Answered once durable.** The quick statement commits without waiting for its WAL to reach
+//! the disk (and a synchronous standby), so the tier row's lock is held for the statement
+//! alone, not for the flush too, and the desk starts its next batch at once. Its answers wait
+//! at the process's flusher: a thread that makes everything committed so far durable with one
+//! small synchronous commit (a WAL record only: `pg_logical_emit_message`), then answers every
+//! batch that waited for it. Nobody is answered, charged or mailed on a commit that is not yet
+//! durable: a hold is paid for only after its answer, the email sender claims a message with a
+//! synchronous commit of its own, which flushes everything before it, and so does every other
+//! transaction that changes something. What a crash of the database before the flush takes
+//! with it was never answered (its buyer gets a 503, as for a commit whose outcome is unknown).
+//! The flush must reach the server that committed the batch (its postmaster's start time is
+//! compared): a flush on a standby promoted meanwhile, or on the same server restarted, or a
+//! read-only server, is tried again on a fresh connection, and a batch still not flushed after
+//! three tries is answered `NotDurable`. `serve`'s transactions commit synchronously and
+//! answer at once. Readers of the database (a booking's page) may see a quick batch's rows a
+//! flush (about a millisecond) before they are durable, as they may see a commit before a
+//! standby has it.
+//!
 //! A desk exists only for a tier the database has: the shop checks the tier against its
 //! availability snapshot before it queues a reservation, and confirmations and releases name
 //! bookings that were reserved. A made-up tier name costs no thread and no queue.
@@ -26,7 +44,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -38,6 +56,9 @@ use crate::db::{DbError, DbPool, PooledConn};
 
 /// The most pieces of work one batch serves.
 pub const BATCH_CAP: usize = 128;
+
+/// How many times the flusher tries to make a batch durable (see `Flusher::run`).
+const FLUSH_TRIES: usize = 3;
 
 /// How long a desk keeps its connection with no work queued.
 const HOLD_IDLE: Duration = Duration::from_millis(200);
@@ -52,6 +73,14 @@ pub enum PipelineError {
         #[source]
         cause: Arc<DbError>,
     },
+    /// The batch committed, but could not be made durable: it may be lost with the database.
+    /// Every piece of work in it gets this, as for a commit whose outcome is unknown.
+    #[error("the {tier} batch committed but could not be made durable")]
+    NotDurable {
+        tier: String,
+        #[source]
+        cause: Arc<FlushError>,
+    },
     /// No answer within the patience (the database is slow or unreachable).
     #[error("no answer from the {tier} desk within {waited:?}")]
     TimedOut { tier: String, waited: Duration },
@@ -65,7 +94,8 @@ impl PipelineError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Batch { cause, .. } => cause.is_transient(),
-            Self::TimedOut { .. } => true,
+            // Asking again is the way to learn what became of it.
+            Self::NotDurable { .. } | Self::TimedOut { .. } => true,
             Self::Stopped { .. } => false,
         }
     }
@@ -96,13 +126,20 @@ pub struct Listeners {
     pub emails_due: Arc<tokio::sync::Notify>,
 }
 
+/// Every desk's queue, by tier.
+type Queues = Mutex<HashMap<String, Sender<Job>>>;
+
 /// The desks of one process.
 pub struct Desks {
     pool: DbPool,
     listeners: Listeners,
-    queues: Mutex<HashMap<String, Sender<Job>>>,
+    /// The only strong reference: dropping the desks closes every queue, and each desk's
+    /// thread (and then the flusher's) ends.
+    queues: Arc<Queues>,
     /// When (millis) a desk last finished a batch: the process is busy booking.
     last_batch: Arc<AtomicI64>,
+    /// The flusher's inbox, opened by the first quick batch (PostgreSQL only).
+    flusher: Arc<OnceLock<Sender<Answers>>>,
 }
 
 /// How recent a batch must be for the process to count as busy booking.
@@ -116,7 +153,7 @@ impl std::fmt::Debug for Desks {
 
 impl Desks {
     pub fn new(pool: DbPool, listeners: Listeners) -> Self {
-        Self { pool, listeners, queues: Mutex::default(), last_batch: Arc::default() }
+        Self { pool, listeners, queues: Arc::default(), last_batch: Arc::default(), flusher: Arc::default() }
     }
 
     /// True while the desks are serving bookings (a batch finished in the last 250 ms): work
@@ -172,6 +209,8 @@ impl Desks {
                     ticket_key: None,
                     last_batch: self.last_batch.clone(),
                     held: None,
+                    queues: Arc::downgrade(&self.queues),
+                    flusher: self.flusher.clone(),
                 };
                 let spawned = std::thread::Builder::new()
                     .name(format!("desk-{tier_id}"))
@@ -195,6 +234,9 @@ struct Desk {
     last_batch: Arc<AtomicI64>,
     /// The connection kept from the last batch while the tier is busy.
     held: Option<PooledConn>,
+    /// For starting the flusher, which sends back holds whose buyers stopped waiting.
+    queues: Weak<Queues>,
+    flusher: Arc<OnceLock<Sender<Answers>>>,
 }
 
 impl Desk {
@@ -256,7 +298,16 @@ impl Desk {
         let mut work: Vec<Work> = batch.iter().map(|job| job.work.clone()).collect();
         if batch.iter().all(|job| !job.careful) {
             match pipeline::serve_quick(&mut conn, &self.tier, &work, &key, now_millis()) {
-                Ok(Some(quick)) => return self.finish(conn, batch, quick.answers, Some(&quick.seats), false),
+                Ok(Some(quick)) => {
+                    return self.finish(
+                        conn,
+                        batch,
+                        quick.answers,
+                        Some(&quick.seats),
+                        false,
+                        Commit::Unflushed { server: quick.server },
+                    );
+                }
                 // Declined (the holds do not all fit), a key already on a booking, or a
                 // read-only server: nothing was changed, and `serve` answers each as ever.
                 Ok(None)
@@ -325,54 +376,80 @@ impl Desk {
             }
         };
         let answers = served.answers.into_iter().map(Some).collect();
-        self.finish(conn, batch, answers, served.seats.as_ref(), served.refunds_owed)
+        self.finish(conn, batch, answers, served.seats.as_ref(), served.refunds_owed, Commit::Durable)
     }
 
     /// After a batch committed: keeps the connection while the tier is busy, tells the rest of
-    /// the process, and answers each job. Returns the work for the next batch: holds reserved
-    /// for buyers who stopped waiting go straight back, and jobs a quick batch left open
-    /// (`None`) are served the careful way.
+    /// the process, and answers each job (a quick batch's once the flusher has made it
+    /// durable). Returns the work for the next batch: holds reserved for buyers who stopped
+    /// waiting go straight back, and jobs a quick batch left open (`None`) are served the
+    /// careful way.
     fn finish(
         &mut self,
-        conn: PooledConn,
+        mut conn: PooledConn,
         batch: Vec<Job>,
         answers: Vec<Option<Done>>,
         seats: Option<&crate::db::tiers::Seats>,
         refunds_owed: bool,
+        commit: Commit,
     ) -> Vec<Job> {
-        if self.pool.has_spare() {
-            self.held = Some(conn);
-        }
         self.last_batch.store(now_millis(), Ordering::Relaxed);
         if let Some(seats) = seats {
+            // Counts for the pages: a display, so it need not wait for the flush.
             self.listeners.availability.observe(seats);
         }
         if refunds_owed {
             self.listeners.refunds_due.notify_one();
         }
-        if answers.iter().any(|d| matches!(d, Some(Done::Settled(Settlement::Confirmed)))) {
-            // Their tickets' emails were queued with the confirmations: send them soon.
-            self.listeners.emails_due.notify_one();
-        }
         let mut next = Vec::new();
+        let mut answered = Vec::new();
         for (job, done) in batch.into_iter().zip(answers) {
-            let Some(done) = done else {
-                next.push(Job { careful: true, ..job });
-                continue;
-            };
-            let Some(reply) = job.reply else { continue };
-            if let Err(Ok(Done::Reserved(Reserved::Held(hold)))) = reply.send(Ok(done)) {
-                log::warn!("{}: reserved after its buyer stopped waiting; giving it back", hold.reference);
-                let reason = "Abandoned: the buyer stopped waiting".to_owned();
-                // No charge was ever asked for: the answer is final.
-                next.push(Job {
-                    work: Work::Release { booking: hold, reason, checked: true },
-                    reply: None,
-                    careful: true,
-                });
+            match done {
+                None => next.push(Job { careful: true, ..job }),
+                Some(done) => answered.push((job.reply, done)),
             }
         }
+        match commit {
+            Commit::Unflushed { server } => {
+                let answers = Answers { tier: self.tier.clone(), server, answered };
+                match self.flusher().send(answers) {
+                    Ok(()) => {}
+                    // No flusher (its thread could not start): made durable here, on the
+                    // connection that committed it.
+                    Err(mpsc::SendError(answers)) => {
+                        let flushed = make_durable(&mut conn, &self.pool).map(drop).map_err(Arc::new);
+                        next.extend(answers.give(flushed, &self.listeners.emails_due));
+                    }
+                }
+            }
+            Commit::Durable => {
+                let answers = Answers { tier: self.tier.clone(), server: String::new(), answered };
+                next.extend(answers.give(Ok(()), &self.listeners.emails_due));
+            }
+        }
+        if self.pool.has_spare() {
+            self.held = Some(conn);
+        }
         next
+    }
+
+    /// The flusher's inbox; its thread starts with the first quick batch.
+    fn flusher(&self) -> &Sender<Answers> {
+        self.flusher.get_or_init(|| {
+            let (inbox, waiting) = mpsc::channel();
+            let flusher = Flusher {
+                pool: self.pool.clone(),
+                queues: self.queues.clone(),
+                emails_due: self.listeners.emails_due.clone(),
+                held: None,
+            };
+            let spawned =
+                std::thread::Builder::new().name("flusher".into()).spawn(move || flusher.run(waiting));
+            if let Err(e) = spawned {
+                log::error!("cannot start the flusher; desks will flush their own batches: {e}");
+            }
+            inbox
+        })
     }
 
     /// Tells every job of a failed batch why. Work nobody waits for any more is left to the
@@ -385,6 +462,201 @@ impl Desk {
                 let _ = reply.send(Err(error.clone()));
             }
         }
+    }
+}
+
+/// Whether a batch's commit is durable when it returns: `serve`'s transaction commits
+/// synchronously, the quick statement does not (see the module header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Commit {
+    Durable,
+    /// Committed on the server named (`Quick::server`), not yet flushed.
+    Unflushed {
+        server: String,
+    },
+}
+
+/// Why a quick batch could not be made durable. Its buyers get a 503 and ask again.
+#[derive(Debug, thiserror::Error)]
+pub enum FlushError {
+    #[error("the flush failed")]
+    Database(#[from] DbError),
+    /// The server takes no writes now (a switchover): its flush would wait for a standby
+    /// that is gone.
+    #[error("the database server is read-only now")]
+    ReadOnly,
+    /// The flush reached another server than the commit (a standby promoted meanwhile, or the
+    /// same one restarted): what it flushed says nothing of the batch.
+    #[error("the database server changed between the commit ({committed}) and the flush ({flushed})")]
+    ServerChanged { committed: String, flushed: String },
+}
+
+/// A batch's answers, given once its commit is durable.
+struct Answers {
+    tier: String,
+    /// The server that committed it (empty for a batch that committed synchronously).
+    server: String,
+    /// Each answered job's reply (none for work a desk gave itself) and its answer.
+    answered: Vec<(Option<Reply>, Done)>,
+}
+
+impl Answers {
+    /// Answers each job, or tells each why it cannot be answered. Returns the holds reserved
+    /// for buyers who stopped waiting meanwhile, to be given back.
+    fn give(self, durable: Result<(), Arc<FlushError>>, emails_due: &tokio::sync::Notify) -> Vec<Job> {
+        let mut back = Vec::new();
+        if let Err(cause) = durable {
+            let error = PipelineError::NotDurable { tier: self.tier, cause };
+            log::warn!("{}", crate::db::error::chain(&error));
+            for (reply, _) in self.answered {
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+            return back;
+        }
+        if self.answered.iter().any(|(_, done)| matches!(done, Done::Settled(Settlement::Confirmed))) {
+            // Their tickets' emails were queued with the confirmations: send them soon.
+            emails_due.notify_one();
+        }
+        for (reply, done) in self.answered {
+            let Some(reply) = reply else { continue };
+            if let Err(Ok(Done::Reserved(Reserved::Held(hold)))) = reply.send(Ok(done)) {
+                log::warn!("{}: reserved after its buyer stopped waiting; giving it back", hold.reference);
+                let reason = "Abandoned: the buyer stopped waiting".to_owned();
+                // No charge was ever asked for: the answer is final.
+                back.push(Job {
+                    work: Work::Release { booking: hold, reason, checked: true },
+                    reply: None,
+                    careful: true,
+                });
+            }
+        }
+        back
+    }
+}
+
+/// Makes every commit so far on this connection's server durable: one small synchronous
+/// commit, whose flush takes the WAL of every earlier commit with it (to the disk, and to a
+/// synchronous standby). A transactional logical-decoding message is the smallest commit that
+/// writes WAL; a transaction that writes none (`SELECT txid_current()`) commits without a
+/// flush. Nothing is written on a read-only server (a switchover: the commit would wait for a
+/// standby that is gone). Returns the server's name (its postmaster's start time).
+fn make_durable(conn: &mut PooledConn, pool: &DbPool) -> Result<String, FlushError> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::{Bool, Text};
+
+    #[derive(diesel::QueryableByName)]
+    struct Flushed {
+        #[diesel(sql_type = Text)]
+        server: String,
+        #[diesel(sql_type = Bool)]
+        flushed: bool,
+    }
+    let crate::db::DbConnection::Pg(pg) = &mut **conn else {
+        unreachable!("only PostgreSQL's quick batches wait for a flush")
+    };
+    let flushed: Flushed = diesel::sql_query(
+        "SELECT pg_postmaster_start_time()::text AS server,
+                (SELECT pg_logical_emit_message(true, 'techkraft', 'durable')
+                  WHERE current_setting('transaction_read_only') = 'off') IS NOT NULL AS flushed",
+    )
+    .get_result(pg)
+    .map_err(DbError::from)?;
+    if !flushed.flushed {
+        pool.met_read_only();
+        return Err(FlushError::ReadOnly);
+    }
+    Ok(flushed.server)
+}
+
+/// The process's flusher thread: makes quick batches durable, several per flush when they
+/// queue while one runs, and gives their answers.
+struct Flusher {
+    pool: DbPool,
+    queues: Weak<Queues>,
+    emails_due: Arc<tokio::sync::Notify>,
+    /// The connection kept while batches keep coming, as a desk keeps its own.
+    held: Option<PooledConn>,
+}
+
+impl Flusher {
+    /// Flushes until every desk is gone.
+    fn run(mut self, waiting: Receiver<Answers>) {
+        loop {
+            let first = match self.held {
+                Some(_) => match waiting.recv_timeout(HOLD_IDLE) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.held = None;
+                        waiting.recv().ok()
+                    }
+                    other => other.ok(),
+                },
+                None => waiting.recv().ok(),
+            };
+            let Some(first) = first else { return };
+            let mut batches: Vec<Answers> = std::iter::once(first).chain(waiting.try_iter()).collect();
+            // A flush that failed, or reached another server than a batch's commit, is tried
+            // again on a fresh connection (the pool's, which finds the host that takes writes
+            // after a switchover): a batch committed there is answered after all. What is still
+            // not flushed after three tries may be lost: its buyers are told to ask again.
+            let mut failure = None;
+            for _ in 0..FLUSH_TRIES {
+                let server = match self.flush() {
+                    Ok(server) => server,
+                    Err(e) => {
+                        failure = Some(Arc::new(e));
+                        continue;
+                    }
+                };
+                let (durable, elsewhere): (Vec<_>, Vec<_>) =
+                    batches.into_iter().partition(|answers| answers.server == server);
+                for answers in durable {
+                    self.give(answers, Ok(()));
+                }
+                batches = elsewhere;
+                let Some(other) = batches.first() else { break };
+                failure = Some(Arc::new(FlushError::ServerChanged {
+                    committed: other.server.clone(),
+                    flushed: server,
+                }));
+                self.held = None;
+            }
+            for answers in batches {
+                let cause = failure.clone().unwrap_or_else(|| Arc::new(FlushError::ReadOnly));
+                self.give(answers, Err(cause));
+            }
+        }
+    }
+
+    /// Answers a batch; holds whose buyers stopped waiting go back to the tier's desk (none
+    /// once the desks are gone: the sweeper ends them).
+    fn give(&self, answers: Answers, durable: Result<(), Arc<FlushError>>) {
+        let tier = answers.tier.clone();
+        let back = answers.give(durable, &self.emails_due);
+        if back.is_empty() {
+            return;
+        }
+        if let Some(queues) = self.queues.upgrade()
+            && let Some(desk) = queues.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&tier)
+        {
+            for job in back {
+                let _ = desk.send(job);
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<String, FlushError> {
+        let mut conn = match self.held.take() {
+            Some(conn) => conn,
+            None => crate::db::checkout(&self.pool).map_err(DbError::from)?,
+        };
+        let flushed = make_durable(&mut conn, &self.pool);
+        // A connection that failed goes back to the pool, which drops it if it is broken.
+        if flushed.is_ok() && self.pool.has_spare() {
+            self.held = Some(conn);
+        }
+        flushed
     }
 }
 
@@ -406,4 +678,93 @@ fn split_repeats(jobs: Vec<Job>) -> (Vec<Job>, Vec<Job>) {
         if repeat { later.push(job) } else { batch.push(job) }
     }
     (batch, later)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::models::{Booking, BookingStatus};
+
+    fn hold() -> Booking {
+        Booking {
+            id: "b1".into(),
+            reference: "TK-TEST-TEST-01".into(),
+            tier_id: "vip".into(),
+            quantity: 2,
+            unit_price_cents: 10_000,
+            total_cents: 20_000,
+            customer_name: "Ada".into(),
+            customer_email: "ada@example.com".into(),
+            user_id: None,
+            status: BookingStatus::Held,
+            idempotency_key: None,
+            transaction_id: None,
+            failure_reason: None,
+            hold_expires_at: 60_000,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn answers(
+        dones: Vec<Done>,
+    ) -> (Answers, Vec<tokio::sync::oneshot::Receiver<Result<Done, PipelineError>>>) {
+        let mut answered = Vec::new();
+        let mut waiting = Vec::new();
+        for done in dones {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            answered.push((Some(reply), done));
+            waiting.push(answer);
+        }
+        (Answers { tier: "vip".into(), server: "s1".into(), answered }, waiting)
+    }
+
+    #[test]
+    fn a_batch_that_could_not_be_made_durable_answers_every_buyer_try_again_and_gives_nothing_back() {
+        let held = Done::Reserved(Reserved::Held(hold()));
+        let confirmed = Done::Settled(Settlement::Confirmed);
+        let (batch, mut waiting) = answers(vec![held, confirmed]);
+        let emails = tokio::sync::Notify::new();
+        let cause = Arc::new(FlushError::ServerChanged { committed: "s1".into(), flushed: "s2".into() });
+
+        let back = batch.give(Err(cause), &emails);
+
+        assert!(back.is_empty(), "nothing is given back for a batch whose fate is unknown");
+        for answer in &mut waiting {
+            match answer.try_recv() {
+                Ok(Err(e @ PipelineError::NotDurable { .. })) => {
+                    assert!(e.is_transient(), "a 503 and a retry, never a 500: {e}");
+                }
+                other => panic!("expected NotDurable, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_durable_batch_answers_each_buyer_and_gives_back_a_hold_nobody_waits_for() {
+        let (batch, mut waiting) =
+            answers(vec![Done::Reserved(Reserved::Held(hold())), Done::Settled(Settlement::Confirmed)]);
+        // The first buyer stopped waiting while the batch was being flushed.
+        drop(waiting.remove(0));
+        let emails = tokio::sync::Notify::new();
+
+        let back = batch.give(Ok(()), &emails);
+
+        assert!(
+            matches!(waiting[0].try_recv(), Ok(Ok(Done::Settled(Settlement::Confirmed)))),
+            "the confirmation is answered"
+        );
+        assert_eq!(
+            back.len(),
+            1,
+            "the abandoned hold goes back: {:?}",
+            back.iter().map(|j| &j.work).collect::<Vec<_>>()
+        );
+        assert!(
+            matches!(&back[0].work, Work::Release { booking, checked: true, .. } if booking.id == "b1"),
+            "as a release whose answer is final: {:?}",
+            back[0].work
+        );
+        assert!(back[0].reply.is_none() && back[0].careful);
+    }
 }

@@ -17,6 +17,11 @@
 //!   confirmation) is not confirmed here: its answer is left open, and the caller serves it
 //!   with `serve`, which settles it late. Everything else in the batch is answered.
 //!
+//! The statement commits without waiting for its WAL to be flushed (`synchronous_commit` off
+//! for it alone, set inside it): the tier row's lock is released when it returns, not after a
+//! flush. Its answers must not be given before the flush: the desk hands them to the flusher
+//! (see `desk.rs`), which makes them durable first.
+//!
 //! Batches that give seats back take `serve`'s path: they are one in twenty under load, and
 //! their decline bookkeeping (charge checks) is `serve`'s.
 
@@ -35,10 +40,15 @@ use crate::db::{DbConnection, DbError};
 pub struct Quick {
     pub answers: Vec<Option<Done>>,
     pub seats: Seats,
+    /// Which server committed it (its postmaster's start time): the flush that makes it
+    /// durable must happen on the same one, not on a standby promoted meanwhile or after a
+    /// restart.
+    pub server: String,
 }
 
 /// Serves `work` in one statement when it can (see the module header): `None` when nothing was
-/// changed and the batch is `serve`'s (on SQLite always). An error also changed nothing.
+/// changed and the batch is `serve`'s (on SQLite always). An error also changed nothing. What
+/// it commits is not yet durable when it returns: answer only after a synchronous commit.
 pub fn serve_quick(
     conn: &mut DbConnection,
     tier_id: &str,
@@ -123,7 +133,7 @@ pub fn serve_quick(
             Work::Release { .. } => unreachable!("checked above"),
         })
         .collect();
-    Ok(Some(Quick { answers, seats }))
+    Ok(Some(Quick { answers, seats, server: row.server }))
 }
 
 fn column<'a, R, T>(rows: &'a [R], field: impl Fn(&'a R) -> T) -> Vec<T> {
@@ -145,6 +155,8 @@ struct Row {
     price_cents: i64,
     #[diesel(sql_type = Array<Text>)]
     confirmed: Vec<String>,
+    #[diesel(sql_type = Text)]
+    server: String,
 }
 
 /// The quick batch's statement. Its rows come as one array per column (through `unnest`), so
@@ -157,10 +169,12 @@ struct Row {
 /// the indexes (tried: `(…) IS TRUE`), the plan prepared while the table was new scanned the
 /// whole table in every batch until the next `ANALYZE` (a 6 s run at 8 connections: 6,964
 /// sequential scans reading 32.6 million rows, 2,332 bookings/s against 4,414).
-const SQL: &str = "WITH tier AS (
+const SQL: &str = "WITH unflushed AS (
+   SELECT set_config('synchronous_commit', 'off', true) AS setting),
+ tier AS (
    UPDATE ticket_tiers
       SET available = available - $2, version = version + CASE WHEN $2 > 0 THEN 1 ELSE 0 END
-    WHERE id = $1 AND available >= $2
+    WHERE id = $1 AND available >= $2 AND (SELECT setting FROM unflushed) IS NOT NULL
    RETURNING id, available, withheld, version, price_cents),
  held AS (
    INSERT INTO bookings (id, reference, tier_id, quantity, unit_price_cents, total_cents,
@@ -191,7 +205,7 @@ const SQL: &str = "WITH tier AS (
          created_at, updated_at)
     WHERE e.booking_id IN (SELECT id FROM confirmed))
  SELECT id, available, withheld, version, price_cents,
-        ARRAY(SELECT id FROM confirmed) AS confirmed
+        ARRAY(SELECT id FROM confirmed) AS confirmed, pg_postmaster_start_time()::text AS server
    FROM tier";
 
 /// [`SQL`] with its parameters: `$n` in the text is the n-th below.
