@@ -134,6 +134,16 @@ impl PgNode {
         let mut kill = Command::new("kill");
         kill.arg("-KILL").args(&pids).stderr(Stdio::null());
         let _ = kill.status();
+        // Gone (or a zombie) before this returns: a postmaster started again refuses while one
+        // of them still holds the old shared memory.
+        let alive = |pid: &String| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+            })
+        };
+        wait_for("the killed server's processes to exit", Duration::from_secs(10), || {
+            !pids.iter().any(alive)
+        });
     }
 
     pub fn url(&self, database: &str) -> String {
@@ -235,6 +245,61 @@ impl Drop for ReplicatedPg {
             if node.postmaster_pid().is_some() {
                 node.kill();
             }
+        }
+        let _ = std::fs::remove_dir_all(&self.scratch.dir);
+    }
+}
+
+/// One PostgreSQL server with no standby, durable as production runs it (`fsync` off only:
+/// a SIGKILLed server loses what it had not yet written to the kernel, its WAL buffers, and
+/// the kernel keeps the rest), which can be killed and started again.
+pub struct LonePg {
+    scratch: Scratch,
+    pub node: PgNode,
+}
+
+impl LonePg {
+    /// Builds the cluster and a database `shop`.
+    pub fn start() -> LonePg {
+        let scratch = Scratch::new("lone-pg");
+        let node = PgNode { port: free_port(), data: scratch.dir.join("data") };
+        scratch.run(
+            "initdb",
+            &["-D", node.data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "--no-instructions"],
+        );
+        node.start(&scratch, &Self::OPTIONS);
+        let mut conn = node.connect("postgres");
+        diesel::sql_query("CREATE DATABASE shop").execute(&mut conn).expect("create database shop");
+        LonePg { scratch, node }
+    }
+
+    const OPTIONS: [&'static str; 3] = ["max_connections=100", "fsync=off", "synchronous_commit=on"];
+
+    /// Starts the server again after [`PgNode::kill`]: crash recovery replays its WAL. Waits
+    /// until no process works in the data directory any more (backends that connected after
+    /// the kill's snapshot end by themselves when they notice), then removes the killed
+    /// postmaster's lock files: where nobody reaps the dead (a container's init), its zombie
+    /// still answers `kill -0`, and a new postmaster would take it for a live one.
+    pub fn restart(&self) {
+        let data = std::fs::canonicalize(&self.node.data).unwrap();
+        wait_for("the killed server's backends to exit", Duration::from_secs(10), || {
+            !std::fs::read_dir("/proc").unwrap().filter_map(Result::ok).any(|entry| {
+                let live = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+                    stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+                });
+                live && std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd == data)
+            })
+        });
+        let _ = std::fs::remove_file(self.node.data.join("postmaster.pid"));
+        let _ = std::fs::remove_file(self.scratch.dir.join(format!(".s.PGSQL.{}.lock", self.node.port)));
+        self.node.start(&self.scratch, &Self::OPTIONS);
+    }
+}
+
+impl Drop for LonePg {
+    fn drop(&mut self) {
+        if self.node.postmaster_pid().is_some() {
+            self.node.kill();
         }
         let _ = std::fs::remove_dir_all(&self.scratch.dir);
     }
