@@ -246,17 +246,7 @@ impl Desk {
         let mut carried: Vec<Job> = Vec::new();
         loop {
             if carried.is_empty() {
-                let next = match self.held {
-                    Some(_) => match queue.recv_timeout(HOLD_IDLE) {
-                        Err(mpsc::RecvTimeoutError::Timeout) => {
-                            self.held = None;
-                            queue.recv().ok()
-                        }
-                        other => other.ok(),
-                    },
-                    None => queue.recv().ok(),
-                };
-                match next {
+                match next_keeping_for_a_while(&queue, &mut self.held) {
                     Some(job) => carried.push(job),
                     None => return,
                 }
@@ -584,17 +574,7 @@ impl Flusher {
     /// Flushes until every desk is gone.
     fn run(mut self, waiting: Receiver<Answers>) {
         loop {
-            let first = match self.held {
-                Some(_) => match waiting.recv_timeout(HOLD_IDLE) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        self.held = None;
-                        waiting.recv().ok()
-                    }
-                    other => other.ok(),
-                },
-                None => waiting.recv().ok(),
-            };
-            let Some(first) = first else { return };
+            let Some(first) = next_keeping_for_a_while(&waiting, &mut self.held) else { return };
             let mut batches: Vec<Answers> = std::iter::once(first).chain(waiting.try_iter()).collect();
             // A flush that failed, or reached another server than a batch's commit, is tried
             // again on a fresh connection (the pool's, which finds the host that takes writes
@@ -658,6 +638,18 @@ impl Flusher {
         }
         flushed
     }
+}
+
+/// Waits for the next message (`None` once every sender is gone). A connection kept from the
+/// last use is given back to the pool after `HOLD_IDLE` without one.
+fn next_keeping_for_a_while<T>(queue: &Receiver<T>, held: &mut Option<PooledConn>) -> Option<T> {
+    if held.is_some() {
+        match queue.recv_timeout(HOLD_IDLE) {
+            Err(mpsc::RecvTimeoutError::Timeout) => *held = None,
+            other => return other.ok(),
+        }
+    }
+    queue.recv().ok()
 }
 
 /// Splits off the work a batch must not hold twice: a reservation whose idempotency key an

@@ -65,6 +65,83 @@ async fn shoot(client: &awc::Client, base: &str, booking: bool, t0: Instant) -> 
     Shot { booking, started, finished: t0.elapsed(), status, reference }
 }
 
+/// Workers shooting at `bases` in turn, each on its own connection, until stopped: the first
+/// `buyers` of `workers` book, the rest poll.
+struct Load {
+    shots: Rc<RefCell<Vec<Shot>>>,
+    stop: Rc<std::cell::Cell<bool>>,
+    tasks: Vec<actix_rt::task::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(bases: &[String], workers: usize, buyers: usize, t0: Instant) -> Load {
+        let shots: Rc<RefCell<Vec<Shot>>> = Rc::default();
+        let stop = Rc::new(std::cell::Cell::new(false));
+        let tasks = (0..workers)
+            .map(|worker| {
+                let (shots, stop, bases) = (shots.clone(), stop.clone(), bases.to_vec());
+                let booking = worker < buyers;
+                actix_rt::spawn(async move {
+                    let client = crate::common::client();
+                    let mut n = worker;
+                    while !stop.get() {
+                        let server = n % bases.len();
+                        n += 1;
+                        let shot = shoot(&client, &bases[server], booking, t0).await;
+                        let failed = shot.status != Some(if booking { 303 } else { 200 });
+                        shots.borrow_mut().push(shot);
+                        if failed {
+                            // The gap: do not spin on instant 503s.
+                            actix_rt::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load { shots, stop, tasks }
+    }
+
+    /// Stops every worker and returns every shot.
+    async fn stop(self) -> Vec<Shot> {
+        self.stop.set(true);
+        for task in self.tasks {
+            task.await.unwrap();
+        }
+        self.shots.borrow().clone()
+    }
+}
+
+/// Every booking answered `303` among `shots`, found confirmed in `rows` (panics naming the
+/// first one lost, `how`).
+fn answered_and_kept<'a>(shots: &[Shot], rows: &'a [Booking], how: &str) -> Vec<&'a Booking> {
+    let by_reference: HashMap<&str, &Booking> = rows.iter().map(|b| (b.reference.as_str(), b)).collect();
+    shots
+        .iter()
+        .filter(|s| s.booking && s.status == Some(303))
+        .map(|s| {
+            let reference = s.reference.as_deref().unwrap();
+            let booking = by_reference
+                .get(reference)
+                .unwrap_or_else(|| panic!("{reference} was answered 303 but is lost {how}"));
+            assert_eq!(booking.status, BookingStatus::Confirmed, "{booking:?}");
+            *booking
+        })
+        .collect()
+}
+
+/// Seats are conserved in every tier: available + held or sold + withheld = capacity.
+fn assert_seats_conserved(conn: &mut DbConnection, rows: &[Booking]) {
+    for tier in Tier::all(conn).unwrap() {
+        let occupied: i32 = rows
+            .iter()
+            .filter(|b| b.tier_id == tier.id && b.status.occupies_seats())
+            .map(|b| b.quantity)
+            .sum();
+        assert!(tier.available >= 0);
+        assert_eq!(tier.available + occupied + tier.withheld, tier.capacity, "conservation: {tier:?}");
+    }
+}
+
 /// Counts of each status among some shots.
 fn tally<'a>(shots: impl Iterator<Item = &'a Shot>) -> HashMap<Option<u16>, usize> {
     let mut counts = HashMap::new();
@@ -87,29 +164,9 @@ async fn killing_the_primary_loses_no_answered_booking_and_bookings_resume_after
         .unwrap();
 
     let t0 = Instant::now();
-    let shots: Rc<RefCell<Vec<Shot>>> = Rc::default();
-    let stop = Rc::new(std::cell::Cell::new(false));
-    let mut load = Vec::new();
-    for worker in 0..8 {
-        let (shots, stop, bases) = (shots.clone(), stop.clone(), bases.clone());
-        // Six buyers and two pollers, each with its own connection.
-        let booking = worker < 6;
-        load.push(actix_rt::spawn(async move {
-            let client = crate::common::client();
-            let mut n = worker;
-            while !stop.get() {
-                let server = n % bases.len();
-                n += 1;
-                let shot = shoot(&client, &bases[server], booking, t0).await;
-                let failed = shot.status != Some(if booking { 303 } else { 200 });
-                shots.borrow_mut().push(shot);
-                if failed {
-                    // The gap: do not spin on instant 503s.
-                    actix_rt::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-        }));
-    }
+    // Six buyers and two pollers, each with its own connection.
+    let load = Load::start(&bases, 8, 6, t0);
+    let shots = load.shots.clone();
     let booked = |shots: &Rc<RefCell<Vec<Shot>>>, after: Duration| {
         shots.borrow().iter().filter(|s| s.booking && s.status == Some(303) && s.started >= after).count()
     };
@@ -140,11 +197,7 @@ async fn killing_the_primary_loses_no_answered_booking_and_bookings_resume_after
         );
         actix_rt::time::sleep(Duration::from_millis(20)).await;
     }
-    stop.set(true);
-    for task in load {
-        task.await.unwrap();
-    }
-    let shots = shots.borrow().clone();
+    let shots = load.stop().await;
 
     let bookings: Vec<&Shot> = shots.iter().filter(|s| s.booking).collect();
     let polls: Vec<&Shot> = shots.iter().filter(|s| !s.booking).collect();
@@ -185,13 +238,8 @@ async fn killing_the_primary_loses_no_answered_booking_and_bookings_resume_after
         assert!(settle.elapsed() < Duration::from_secs(40), "holds did not settle");
         actix_rt::time::sleep(Duration::from_millis(200)).await;
     };
-    let by_reference: HashMap<&str, &Booking> = rows.iter().map(|b| (b.reference.as_str(), b)).collect();
-    let answered: Vec<&str> =
-        bookings.iter().filter(|s| s.status == Some(303)).map(|s| s.reference.as_deref().unwrap()).collect();
-    for reference in &answered {
-        let booking =
-            by_reference.get(reference).unwrap_or_else(|| panic!("{reference} was answered 303 but is lost"));
-        assert_eq!(booking.status, BookingStatus::Confirmed, "{booking:?}");
+    let answered = answered_and_kept(&shots, &rows, "with the primary");
+    for booking in &answered {
         assert!(booking.transaction_id.as_deref().is_some_and(|t| t.starts_with("txn_")), "{booking:?}");
     }
     for booking in &rows {
@@ -202,15 +250,7 @@ async fn killing_the_primary_loses_no_answered_booking_and_bookings_resume_after
             );
         }
     }
-    for tier in Tier::all(&mut conn).unwrap() {
-        let occupied: i32 = rows
-            .iter()
-            .filter(|b| b.tier_id == tier.id && b.status.occupies_seats())
-            .map(|b| b.quantity)
-            .sum();
-        assert!(tier.available >= 0);
-        assert_eq!(tier.available + occupied + tier.withheld, tier.capacity, "conservation: {tier:?}");
-    }
+    assert_seats_conserved(&mut conn, &rows);
     println!(
         "answered 303: {}, on the new primary: {} confirmed, {} refunded",
         answered.len(),
@@ -240,23 +280,8 @@ async fn a_database_killed_mid_sale_and_started_again_keeps_every_answered_booki
         .unwrap();
 
     let t0 = Instant::now();
-    let shots: Rc<RefCell<Vec<Shot>>> = Rc::default();
-    let stop = Rc::new(std::cell::Cell::new(false));
-    let mut load = Vec::new();
-    for _ in 0..8 {
-        let (shots, stop, base) = (shots.clone(), stop.clone(), server.address.clone());
-        load.push(actix_rt::spawn(async move {
-            let client = crate::common::client();
-            while !stop.get() {
-                let shot = shoot(&client, &base, true, t0).await;
-                let failed = shot.status != Some(303);
-                shots.borrow_mut().push(shot);
-                if failed {
-                    actix_rt::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-        }));
-    }
+    let load = Load::start(std::slice::from_ref(&server.address), 8, 8, t0);
+    let shots = load.shots.clone();
     let answered =
         |shots: &Rc<RefCell<Vec<Shot>>>| shots.borrow().iter().filter(|s| s.status == Some(303)).count();
     while answered(&shots) < 100 || t0.elapsed() < Duration::from_secs(1) {
@@ -270,20 +295,13 @@ async fn a_database_killed_mid_sale_and_started_again_keeps_every_answered_booki
     pg.node.kill();
     let killed_at = t0.elapsed();
     actix_rt::time::sleep(Duration::from_millis(300)).await;
-    stop.set(true);
-    for task in load {
-        task.await.unwrap();
-    }
+    let shots = load.stop().await;
     let restarting = pg.clone();
     actix_rt::task::spawn_blocking(move || restarting.restart()).await.unwrap();
 
-    let shots = shots.borrow().clone();
-    let references: Vec<&str> =
-        shots.iter().filter(|s| s.status == Some(303)).map(|s| s.reference.as_deref().unwrap()).collect();
     let last = shots.iter().filter(|s| s.status == Some(303)).map(|s| s.finished).max().unwrap();
     let mut conn = DbConnection::Pg(pg.node.connect("shop"));
     let rows = Booking::recent(&mut conn, 1_000_000).unwrap();
-    let by_reference: HashMap<&str, &Booking> = rows.iter().map(|b| (b.reference.as_str(), b)).collect();
     println!(
         "killed at {killed_at:?}, the last 303 answered at {last:?}; bookings {:?}; {} rows after recovery",
         tally(shots.iter()),
@@ -292,20 +310,8 @@ async fn a_database_killed_mid_sale_and_started_again_keeps_every_answered_booki
     for s in &shots {
         assert!(matches!(s.status, Some(303 | 503) | None), "only success, 503 or no answer: {s:?}");
     }
-    for reference in &references {
-        let booking = by_reference
-            .get(reference)
-            .unwrap_or_else(|| panic!("{reference} was answered 303 but is lost with the crash"));
-        assert_eq!(booking.status, BookingStatus::Confirmed, "{booking:?}");
-    }
-    for tier in Tier::all(&mut conn).unwrap() {
-        let occupied: i32 = rows
-            .iter()
-            .filter(|b| b.tier_id == tier.id && b.status.occupies_seats())
-            .map(|b| b.quantity)
-            .sum();
-        assert_eq!(tier.available + occupied + tier.withheld, tier.capacity, "conservation: {tier:?}");
-    }
+    answered_and_kept(&shots, &rows, "with the crash");
+    assert_seats_conserved(&mut conn, &rows);
 }
 
 /// Client sessions of the shop database on a node.

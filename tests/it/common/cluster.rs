@@ -106,6 +106,16 @@ pub struct PgNode {
 }
 
 impl PgNode {
+    /// A new cluster in `scratch`'s folder `name` (clients trusted), on a free port, not started.
+    fn init(scratch: &Scratch, name: &str) -> PgNode {
+        let node = PgNode { port: free_port(), data: scratch.dir.join(name) };
+        scratch.run(
+            "initdb",
+            &["-D", node.data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "--no-instructions"],
+        );
+        node
+    }
+
     fn start(&self, scratch: &Scratch, options: &[&str]) {
         let mut o = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, scratch.dir.display());
         for option in options {
@@ -171,11 +181,7 @@ impl ReplicatedPg {
     /// Builds both clusters and a database `shop`, and waits until the standby is synchronous.
     pub fn start() -> ReplicatedPg {
         let scratch = Scratch::new("replicated-pg");
-        let primary = PgNode { port: free_port(), data: scratch.dir.join("primary") };
-        scratch.run(
-            "initdb",
-            &["-D", primary.data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "--no-instructions"],
-        );
+        let primary = PgNode::init(&scratch, "primary");
         primary.start(
             &scratch,
             &[
@@ -262,11 +268,7 @@ impl LonePg {
     /// Builds the cluster and a database `shop`.
     pub fn start() -> LonePg {
         let scratch = Scratch::new("lone-pg");
-        let node = PgNode { port: free_port(), data: scratch.dir.join("data") };
-        scratch.run(
-            "initdb",
-            &["-D", node.data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "--no-instructions"],
-        );
+        let node = PgNode::init(&scratch, "data");
         node.start(&scratch, &Self::OPTIONS);
         let mut conn = node.connect("postgres");
         diesel::sql_query("CREATE DATABASE shop").execute(&mut conn).expect("create database shop");
