@@ -224,6 +224,47 @@ impl Desks {
     }
 }
 
+/// A desk's pooled connection. While the desk holds it, its plans are made with sequential
+/// scans discouraged (`db::plan_by_key`): the quick statement is prepared once per connection
+/// and its plan kept while `bookings` grows, and every statement a desk runs finds its rows by
+/// a key. Given back to the pool as it was taken.
+struct DeskConn {
+    conn: PooledConn,
+    /// Whether `plan_by_key` was applied (and is to be undone).
+    by_key: bool,
+}
+
+impl DeskConn {
+    fn take(pool: &DbPool) -> Result<Self, r2d2::Error> {
+        let mut conn = crate::db::checkout(pool)?;
+        // A connection that fails this fails the batch's statement next, which says why.
+        let by_key = pool.keeps_plans() && crate::db::plan_by_key(&mut conn).is_ok();
+        Ok(Self { conn, by_key })
+    }
+}
+
+impl std::ops::Deref for DeskConn {
+    type Target = PooledConn;
+    fn deref(&self) -> &PooledConn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for DeskConn {
+    fn deref_mut(&mut self) -> &mut PooledConn {
+        &mut self.conn
+    }
+}
+
+impl Drop for DeskConn {
+    fn drop(&mut self) {
+        if self.by_key && crate::db::plan_plainly(&mut self.conn).is_err() {
+            // Broken: the pool drops it (`has_broken`).
+            log::debug!("a desk's connection could not be given back as taken");
+        }
+    }
+}
+
 /// One tier's desk thread.
 struct Desk {
     pool: DbPool,
@@ -233,7 +274,7 @@ struct Desk {
     ticket_key: Option<String>,
     last_batch: Arc<AtomicI64>,
     /// The connection kept from the last batch while the tier is busy.
-    held: Option<PooledConn>,
+    held: Option<DeskConn>,
     /// For starting the flusher, which sends back holds whose buyers stopped waiting.
     queues: Weak<Queues>,
     flusher: Arc<OnceLock<Sender<Answers>>>,
@@ -268,7 +309,7 @@ impl Desk {
     /// Serves one batch; returns the work it gives itself for the next one (holds reserved
     /// for buyers who stopped waiting go straight back).
     fn serve(&mut self, batch: Vec<Job>) -> Vec<Job> {
-        let mut conn = match self.held.take().map_or_else(|| crate::db::checkout(&self.pool), Ok) {
+        let mut conn = match self.held.take().map_or_else(|| DeskConn::take(&self.pool), Ok) {
             Ok(conn) => conn,
             Err(e) => {
                 self.fail(batch, DbError::from(e));
@@ -346,7 +387,7 @@ impl Desk {
                     log::info!("{} batch met a read-only server; again on a fresh connection", self.tier);
                     self.pool.met_read_only();
                     drop(conn);
-                    conn = match crate::db::checkout(&self.pool) {
+                    conn = match DeskConn::take(&self.pool) {
                         Ok(conn) => conn,
                         Err(e) => {
                             self.fail(batch, DbError::from(e));
@@ -376,7 +417,7 @@ impl Desk {
     /// careful way.
     fn finish(
         &mut self,
-        mut conn: PooledConn,
+        mut conn: DeskConn,
         batch: Vec<Job>,
         answers: Vec<Option<Done>>,
         seats: Option<&crate::db::tiers::Seats>,
@@ -666,7 +707,7 @@ impl Flusher {
 
 /// Waits for the next message (`None` once every sender is gone). A connection kept from the
 /// last use is given back to the pool after `HOLD_IDLE` without one.
-fn next_keeping_for_a_while<T>(queue: &Receiver<T>, held: &mut Option<PooledConn>) -> Option<T> {
+fn next_keeping_for_a_while<T, C>(queue: &Receiver<T>, held: &mut Option<C>) -> Option<T> {
     if held.is_some() {
         match queue.recv_timeout(HOLD_IDLE) {
             Err(mpsc::RecvTimeoutError::Timeout) => *held = None,

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use super::DbConnection;
+use super::hold_deadlines::HoldDeadline;
 use super::models::{Booking, BookingStatus};
 use super::schema::bookings;
 
@@ -17,12 +18,10 @@ pub struct TakenBack {
 }
 
 impl Booking {
-    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
-        diesel::insert_into(bookings::table).values(self.clone()).execute(conn).map(|_| ())
-    }
-
-    /// Inserts many bookings in one statement.
+    /// Inserts many bookings in one statement, and the deadlines of the holds among them in
+    /// another: call it in a transaction.
     pub fn insert_all(conn: &mut DbConnection, rows: Vec<Booking>) -> QueryResult<()> {
+        HoldDeadline::record(conn, &rows)?;
         super::insert_all!(conn, bookings::table, rows)
     }
 
@@ -167,16 +166,6 @@ impl Booking {
             }
         };
         Ok(ids.into_iter().map(|c| c.id).collect())
-    }
-
-    /// Holds whose time ran out, oldest first.
-    pub fn expired_holds(conn: &mut DbConnection, now: i64, limit: i64) -> QueryResult<Vec<Booking>> {
-        bookings::table
-            .filter(bookings::status.eq(BookingStatus::Held.as_str()).and(bookings::hold_expires_at.lt(now)))
-            .order(bookings::hold_expires_at.asc())
-            .limit(limit)
-            .select(Booking::as_select())
-            .load(conn)
     }
 
     /// Takes back every active booking of a tier in one statement: paid (`confirmed`) ones

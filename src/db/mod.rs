@@ -7,6 +7,7 @@ pub mod backup;
 pub mod bookings;
 pub mod charge_checks;
 pub mod error;
+pub mod hold_deadlines;
 pub mod models;
 pub mod outbox;
 mod pool;
@@ -25,8 +26,8 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 
 pub use pool::{
-    DbPool, Manager, MigrationState, PooledConn, build_pool, checkout, migration_state, prepare_database,
-    run_migrations,
+    DbPool, Manager, MigrationState, PooledConn, build_pool, checkout, migration_state, plan_by_key,
+    plan_plainly, prepare_database, run_migrations,
 };
 
 /// Inserts `rows` (a `Vec` of an `Insertable` row) into `table` in one statement.

@@ -129,6 +129,16 @@ diesel::joinable!(charge_checks -> bookings (booking_id));
 diesel::allow_tables_to_appear_in_same_query!(charge_checks, bookings);
 
 diesel::table! {
+    hold_deadlines (booking_id) {
+        booking_id -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(hold_deadlines -> bookings (booking_id));
+diesel::allow_tables_to_appear_in_same_query!(hold_deadlines, bookings);
+
+diesel::table! {
     ticket_resends (booking_id) {
         booking_id -> Text,
         last_at -> BigInt,

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use techkraft_tickets::booking::BookingStatus;
 use techkraft_tickets::booking::pipeline::{Done, Reserved, Work};
+use techkraft_tickets::booking::{Booking, BookingStatus};
 
 use crate::common::{
     Backend, ServerProcess, TestApp, ThrowawayPg, eventually, form, fresh_database, new_hold, spawn_app,
@@ -302,4 +302,121 @@ async fn killing_a_server_in_the_middle_of_its_batches_loses_no_seat() {
     eventually("every hold swept", Duration::from_secs(20), || held() == 0).await;
     assert_eq!(app.tier("general").available, 1000, "every seat back");
     app.assert_conservation();
+}
+
+/// This connection's counts for `bookings` from `view`: `pg_stat_user_tables` once this
+/// backend's figures are reported (PostgreSQL does that at most once a second unless asked),
+/// `pg_stat_xact_user_tables` for what this backend has not reported yet.
+fn bookings_counts(conn: &mut techkraft_tickets::db::DbConnection, view: &str) -> TableCounts {
+    use diesel::RunQueryDsl;
+    let techkraft_tickets::db::DbConnection::Pg(pg) = conn else { panic!("PostgreSQL only") };
+    if view == "pg_stat_user_tables" {
+        diesel::sql_query("SELECT pg_stat_force_next_flush()").execute(pg).expect("report the counts");
+    }
+    diesel::sql_query(format!(
+        "SELECT n_tup_upd, n_tup_hot_upd, seq_scan FROM {view} WHERE relname = 'bookings'"
+    ))
+    .get_result(pg)
+    .expect("the table's counts")
+}
+
+#[derive(Debug, diesel::QueryableByName)]
+struct TableCounts {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n_tup_upd: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n_tup_hot_upd: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq_scan: i64,
+}
+
+/// Confirms `holds` in one quick statement on `conn`, as a desk would.
+fn confirm_quickly(conn: &mut techkraft_tickets::db::DbConnection, holds: &[Booking], now: i64) {
+    use techkraft_tickets::booking::pipeline::{self, Settlement};
+    let key = techkraft_tickets::booking::tickets::signing_key(conn).expect("ticket key");
+    let work: Vec<Work> = holds
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Work::Confirm { booking: b.clone(), transaction_id: format!("txn_1_{i:0>9}") })
+        .collect();
+    let quick = pipeline::serve_quick(conn, &holds[0].tier_id, &work, &key, now)
+        .expect("the quick statement")
+        .expect("served quickly");
+    assert!(
+        quick.answers.iter().all(|a| matches!(a, Some(Done::Settled(Settlement::Confirmed)))),
+        "{:?}",
+        quick.answers
+    );
+}
+
+/// PostgreSQL: a confirmation changes no column that an index of `bookings` names, so each
+/// row is updated in place on its page (a heap-only tuple) and no index gets a new entry.
+#[actix_rt::test]
+async fn confirmations_update_their_bookings_in_place() {
+    require_postgres!();
+    let app = spawn_app(Backend::Postgres, &[]).await;
+    let now = techkraft_tickets::clock::now_millis();
+    let holds: Vec<Booking> = (0..10).map(|_| app.hold("general", 1, now)).collect();
+    let mut conn = app.conn();
+    let before = bookings_counts(&mut conn, "pg_stat_user_tables");
+    confirm_quickly(&mut conn, &holds, now + 10);
+    let after = bookings_counts(&mut conn, "pg_stat_user_tables");
+    assert_eq!(
+        (after.n_tup_upd - before.n_tup_upd, after.n_tup_hot_upd - before.n_tup_hot_upd),
+        (10, 10),
+        "ten confirmations, each in place: {before:?} then {after:?}"
+    );
+    app.assert_conservation();
+}
+
+/// PostgreSQL: the quick statement is prepared once per connection, maybe while `bookings`
+/// is new, and its plan is kept while the table grows: the confirmations must still find their
+/// rows by key, not by reading the table. (Without the desk's planning settings,
+/// `db::plan_by_key`, the plan made here reads the table.)
+#[actix_rt::test]
+async fn confirmations_find_their_bookings_by_key_after_the_table_grew() {
+    use diesel::{Connection, RunQueryDsl};
+    require_postgres!();
+    let app = spawn_app(Backend::Postgres, &[]).await;
+    let now = techkraft_tickets::clock::now_millis();
+    let mut conn = app.conn();
+    {
+        let techkraft_tickets::db::DbConnection::Pg(pg) = &mut *conn else { unreachable!() };
+        // No ANALYZE meanwhile (it would make the plan again, from the grown table).
+        diesel::sql_query("ALTER TABLE bookings SET (autovacuum_enabled = off)").execute(pg).unwrap();
+    }
+    // As a desk plans on the connection it holds.
+    techkraft_tickets::db::plan_by_key(&mut conn).unwrap();
+    // Batches on this one connection while the table is new: PostgreSQL keeps a generic plan
+    // from the sixth run on.
+    for _ in 0..8 {
+        let hold = app.hold("general", 1, now);
+        confirm_quickly(&mut conn, &[hold], now + 10);
+    }
+    {
+        let techkraft_tickets::db::DbConnection::Pg(pg) = &mut *conn else { unreachable!() };
+        diesel::sql_query(
+            "INSERT INTO bookings (id, reference, tier_id, quantity, unit_price_cents, total_cents,
+               customer_name, customer_email, status, hold_expires_at, created_at, updated_at)
+             SELECT 'grown-' || g, 'GROWN-' || g, 'front-row', 1, 5000, 5000, 'Ada', 'ada@example.com',
+               'expired', 0, 0, 0 FROM generate_series(1, 20000) AS g",
+        )
+        .execute(pg)
+        .unwrap();
+    }
+    let held = app.hold("general", 1, now);
+    // The counts not yet reported include this transaction's, before and after.
+    let (before, after) = conn
+        .transaction::<_, diesel::result::Error, _>(|c| {
+            let before = bookings_counts(c, "pg_stat_xact_user_tables");
+            confirm_quickly(c, std::slice::from_ref(&held), now + 10);
+            Ok((before, bookings_counts(c, "pg_stat_xact_user_tables")))
+        })
+        .unwrap();
+    assert_eq!(after.n_tup_upd - before.n_tup_upd, 1, "one confirmation: {before:?} then {after:?}");
+    assert_eq!(
+        after.seq_scan, before.seq_scan,
+        "the confirmation read the whole table: {before:?} then {after:?}"
+    );
+    assert_eq!(app.status_of(&held), BookingStatus::Confirmed);
 }

@@ -30,6 +30,29 @@ async fn a_hold_past_its_ttl_is_swept_back(backend: Backend) {
     app.assert_conservation();
 }
 
+async fn every_deadline_is_deleted_once_due_whether_its_hold_expired_or_ended_otherwise(backend: Backend) {
+    let app = spawn_app(backend, &[]).await;
+    let now = now_millis();
+    let paid = app.hold("vip", 1, now);
+    let lapsed = app.hold("vip", 2, now);
+    let declined = app.hold("general", 1, now);
+    assert_eq!(app.pay(&paid, "txn_3_abcdefghi", now + 1_000), Settlement::Confirmed);
+    assert!(app.decline(&declined, "Card declined", now + 1_000));
+    assert_eq!(app.deadlines(), 3, "one per hold, kept until due");
+
+    assert!(app.sweep(now + 30_000).is_empty());
+    assert_eq!(app.deadlines(), 3, "none due yet");
+    let swept: Vec<String> = app.sweep(now + 61_000).into_iter().map(|b| b.id).collect();
+    assert_eq!(swept, std::slice::from_ref(&lapsed.id), "only the hold still held expires");
+    assert_eq!(app.deadlines(), 0, "the due deadlines are gone, the settled holds' too");
+    assert_eq!(
+        (app.status_of(&paid), app.status_of(&lapsed), app.status_of(&declined)),
+        (BookingStatus::Confirmed, BookingStatus::Expired, BookingStatus::PaymentFailed)
+    );
+    assert_eq!(app.tier("vip").available, 99);
+    app.assert_conservation();
+}
+
 async fn a_payment_after_expiry_takes_the_seats_again_while_they_are_free(backend: Backend) {
     let app = spawn_app(backend, &[]).await;
     let now = now_millis();
@@ -127,6 +150,7 @@ async fn a_crash_between_reserve_and_confirm_loses_no_seats(backend: Backend) {
 
 both_backends!(
     a_hold_past_its_ttl_is_swept_back,
+    every_deadline_is_deleted_once_due_whether_its_hold_expired_or_ended_otherwise,
     a_payment_after_expiry_takes_the_seats_again_while_they_are_free,
     a_payment_after_expiry_is_refunded_when_the_seats_are_gone,
     a_decline_after_expiry_does_not_return_the_seats_twice,

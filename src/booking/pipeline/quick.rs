@@ -3,9 +3,10 @@
 //! `serve`'s transaction (begin, the tier, the holds, the confirmations, the tickets, commit).
 //!
 //! The statement is one autocommit `WITH`: the tier's conditional update first, then the new
-//! holds, the confirmations, and the confirmed bookings' tickets and emails. Each later part
-//! reads the tier's updated row, so none of them touches a booking row before the tier's row
-//! is locked: the lock order of the module header holds. Either all of it is committed or
+//! holds and their deadlines, the confirmations, and the confirmed bookings' tickets and
+//! emails. Each later part reads the tier's updated row (the confirmations through a
+//! subquery, evaluated before the first row they update), so none of them touches a booking
+//! row before the tier's row is locked: the lock order of the module header holds. Either all of it is committed or
 //! none of it:
 //!
 //! - the holds do not all fit, or the tier does not exist: the tier's update matches no row,
@@ -163,12 +164,14 @@ struct Row {
 /// its text is the same for every batch and diesel prepares it once per connection (a query
 /// through `sql_query` is planned again on every call: 0.17 ms of this statement's 0.36).
 ///
-/// The confirmations name the tier and the status as plain conditions: a plan then reaches the
-/// rows by id (the primary key) or through the tier's held bookings (the (tier, status)
-/// index), both bounded by the batch or by the seats held. With the status check hidden from
-/// the indexes (tried: `(…) IS TRUE`), the plan prepared while the table was new scanned the
-/// whole table in every batch until the next `ANALYZE` (a 6 s run at 8 connections: 6,964
-/// sequential scans reading 32.6 million rows, 2,332 bookings/s against 4,414).
+/// The confirmations find their rows with `id = ANY(…)` on `bookings` alone, which the plan
+/// serves from the primary key even when it was prepared while the table was new. Not as a
+/// join with the batch's rows (`UPDATE … FROM unnest(…)`): for a table of a few pages the
+/// planner prefers a sequential scan for the join, and the prepared plan kept scanning the
+/// whole table in every batch as it grew, until the next `ANALYZE` (measured: 391 to 527 pages
+/// read per statement, half the bookings per second). `confirmation_plans` in the tests keeps
+/// this so. No index names `status` (see the migration `2026-12-07-100001_hold_deadlines`), so
+/// a confirmation updates its row in place and writes no index entry.
 const SQL: &str = "WITH unflushed AS (
    SELECT set_config('synchronous_commit', 'off', true) AS setting),
  tier AS (
@@ -186,10 +189,14 @@ const SQL: &str = "WITH unflushed AS (
      FROM tier, unnest($3::text[], $4::text[], $5::int4[], $6::text[], $7::text[],
        $8::text[], $9::text[], $10::int8[], $11::int8[])
        AS h(id, reference, quantity, name, email, user_id, key, expires, created)),
+ deadlines AS (
+   INSERT INTO hold_deadlines (booking_id, expires_at)
+   SELECT h.id, h.expires FROM tier, unnest($3::text[], $10::int8[]) AS h(id, expires)),
  confirmed AS (
-   UPDATE bookings SET status = 'confirmed', transaction_id = p.txn, updated_at = $12
-     FROM tier, unnest($13::text[], $14::text[]) AS p(id, txn)
-    WHERE bookings.id = p.id AND bookings.tier_id = tier.id AND bookings.status = 'held'
+   UPDATE bookings SET status = 'confirmed', updated_at = $12,
+          transaction_id = ($14::text[])[array_position($13::text[], bookings.id)]
+    WHERE bookings.id = ANY($13::text[]) AND bookings.tier_id = (SELECT id FROM tier)
+      AND bookings.status = 'held'
    RETURNING bookings.id),
  issued AS (
    INSERT INTO tickets (code, booking_id, seat, created_at)

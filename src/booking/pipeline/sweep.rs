@@ -1,16 +1,19 @@
 //! The sweep: holds past their time give their seats back.
 
 use crate::db::charge_checks::ChargeCheck;
+use crate::db::hold_deadlines::HoldDeadline;
 use crate::db::models::{Booking, BookingStatus, Tier};
 use crate::db::tiers::Seats;
 use crate::db::{DbConnection, DbError, write_transaction};
 
 /// Holds whose time ran out give their seats back (`held → expired`), at most 500 per call;
-/// returns the bookings it expired and each touched tier's seats after. Safe to run in several
-/// processes at once.
+/// returns the bookings it expired and each touched tier's seats after. The deadlines due are
+/// deleted: those of holds settled meanwhile all at once, those of the holds expired here with
+/// them. Safe to run in several processes at once.
 pub fn sweep(conn: &mut DbConnection, now: i64) -> Result<(Vec<Booking>, Vec<Seats>), DbError> {
     write_transaction(conn, |c| {
-        let holds = Booking::expired_holds(c, now, 500)?;
+        HoldDeadline::clear_settled(c, now)?;
+        let holds = HoldDeadline::overdue_holds(c, now, 500)?;
         // Lock order: the tiers first, in id order, then each booking's compare-and-set, which
         // fails for a hold settled in the meantime.
         let mut tiers: Vec<&str> = holds.iter().map(|h| h.tier_id.as_str()).collect();
@@ -22,6 +25,7 @@ pub fn sweep(conn: &mut DbConnection, now: i64) -> Result<(Vec<Booking>, Vec<Sea
                 seats.push(Seats::of(&row));
             }
         }
+        let holds_read: Vec<String> = holds.iter().map(|h| h.id.clone()).collect();
         let mut expired = Vec::new();
         for hold in holds {
             if Booking::transition(c, &hold.id, BookingStatus::Held, BookingStatus::Expired, now)? {
@@ -36,6 +40,10 @@ pub fn sweep(conn: &mut DbConnection, now: i64) -> Result<(Vec<Booking>, Vec<Sea
         // the reconciliation asks the gateway.
         let ended: Vec<(String, i64)> = expired.iter().map(|h| (h.id.clone(), h.created_at)).collect();
         ChargeCheck::owed(c, &ended)?;
+        // Expired here, or settled since they were read (their compare-and-set failed): either
+        // way nothing is left to expire.
+        let swept: Vec<&str> = holds_read.iter().map(String::as_str).collect();
+        HoldDeadline::clear(c, &swept)?;
         Ok((expired, seats))
     })
 }

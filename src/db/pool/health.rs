@@ -123,6 +123,8 @@ pub struct DbPool {
     health: Arc<Health>,
     /// What connections found of a switchover (see `super::checkout`).
     switchover: Arc<super::Switchover>,
+    /// PostgreSQL with diesel's statement cache on (see [`DbPool::keeps_plans`]).
+    keeps_plans: bool,
 }
 
 /// A connection checked out of the pool.
@@ -133,8 +135,17 @@ impl DbPool {
         inner: r2d2::Pool<Manager>,
         health: Arc<Health>,
         switchover: Arc<super::Switchover>,
+        keeps_plans: bool,
     ) -> Self {
-        Self { inner, health, switchover }
+        Self { inner, health, switchover, keeps_plans }
+    }
+
+    /// Whether a connection's statements are prepared once and their plans kept: PostgreSQL
+    /// with the statement cache on (off behind PgBouncer's transaction mode, where a session
+    /// setting would also reach other clients; every statement is planned with its values
+    /// there).
+    pub fn keeps_plans(&self) -> bool {
+        self.keeps_plans
     }
 
     pub(super) fn switchover(&self) -> &super::Switchover {

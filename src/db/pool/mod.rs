@@ -243,7 +243,28 @@ pub fn build_pool(settings: &Settings) -> Result<DbPool, DbError> {
         .event_handler(Box::new(health::TrackConnections(health.clone())))
         .build(manager)
         .map_err(DbError::from)?;
-    Ok(DbPool::new(pool, health, switchover))
+    let keeps_plans =
+        matches!(settings.database_url, DatabaseUrl::Postgres(_)) && settings.db_statement_cache;
+    Ok(DbPool::new(pool, health, switchover, keeps_plans))
+}
+
+/// Makes the session's next plans with sequential scans discouraged (`enable_seqscan = off`;
+/// a table with no index for a query is still read whole) and without JIT compilation (which
+/// the discouraged scans' cost would set off). For a desk's connection while the desk holds
+/// it (`booking::desk`), on PostgreSQL with the statement cache on (see
+/// [`DbPool::keeps_plans`]); [`plan_plainly`] undoes it.
+///
+/// Why: a prepared statement keeps its generic plan from its sixth run until the table's
+/// statistics change. A plan made while `bookings` is new (a few pages, as when a sale opens)
+/// may read the whole table to confirm a batch's holds, and go on reading it as the table
+/// grows to many thousand rows. Every statement a desk runs finds its rows by a key.
+pub fn plan_by_key(conn: &mut DbConnection) -> QueryResult<()> {
+    conn.batch_execute("SET enable_seqscan = off; SET jit = off")
+}
+
+/// Undoes [`plan_by_key`].
+pub fn plan_plainly(conn: &mut DbConnection) -> QueryResult<()> {
+    conn.batch_execute("RESET enable_seqscan; RESET jit")
 }
 
 /// Migrates and seeds, once, even when several processes start together. Uses

@@ -113,6 +113,11 @@ impl TestApp {
         pipeline::sweep(&mut self.conn(), now).expect("sweep").0
     }
 
+    /// How many hold deadlines the sweeper has yet to deal with.
+    pub fn deadlines(&self) -> i64 {
+        techkraft_tickets::db::hold_deadlines::HoldDeadline::count(&mut self.conn()).expect("query")
+    }
+
     pub fn status_of(&self, booking: &Booking) -> BookingStatus {
         Booking::by_id(&mut self.conn(), &booking.id).expect("query").expect("booking").status
     }

@@ -1,0 +1,23 @@
+-- Confirming a hold changes no column that an index of `bookings` names, so PostgreSQL can
+-- update the row in place on its page (a heap-only tuple): no new entry in any of the table's
+-- indexes. The two indexes that named `status` go (an index blocks that whether it names the
+-- column or its predicate does); the sweeper finds overdue holds through their deadlines.
+
+-- A hold's deadline, written with the hold and deleted by the sweeper once due (whether the
+-- hold was then still held or not). No foreign key: checking one would lock the new booking
+-- row in the statement that inserts it, and a deadline without a held booking is skipped.
+CREATE TABLE hold_deadlines (
+    booking_id TEXT   PRIMARY KEY NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
+CREATE INDEX hold_deadlines_expires_idx ON hold_deadlines (expires_at);
+
+INSERT INTO hold_deadlines (booking_id, expires_at)
+SELECT id, hold_expires_at FROM bookings WHERE status = 'held';
+
+DROP INDEX bookings_status_hold_expires_idx;
+DROP INDEX bookings_tier_status_idx;
+
+-- Room on every page for a confirmed row's new version beside the old one.
+ALTER TABLE bookings SET (fillfactor = 50);

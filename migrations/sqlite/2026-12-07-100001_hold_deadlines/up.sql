@@ -1,0 +1,16 @@
+-- As on PostgreSQL (see its migration): the sweeper finds overdue holds through their
+-- deadlines, and no index of `bookings` names `status`, so a confirmation writes no index
+-- entry here either.
+
+CREATE TABLE hold_deadlines (
+    booking_id TEXT   PRIMARY KEY NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
+CREATE INDEX hold_deadlines_expires_idx ON hold_deadlines (expires_at);
+
+INSERT INTO hold_deadlines (booking_id, expires_at)
+SELECT id, hold_expires_at FROM bookings WHERE status = 'held';
+
+DROP INDEX bookings_status_hold_expires_idx;
+DROP INDEX bookings_tier_status_idx;

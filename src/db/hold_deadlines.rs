@@ -1,0 +1,104 @@
+//! Queries on `hold_deadlines`: when each hold ends, for the sweeper. A row is written with
+//! its hold (in the same statement or transaction) and deleted by the sweeper once due, after
+//! it expired the hold or found it settled. Nothing else touches it: a confirmation changes
+//! only columns that no index of `bookings` names, which lets PostgreSQL update the row in
+//! place (see the migration `2026-12-07-100001_hold_deadlines`).
+//!
+//! No foreign key to `bookings`: a deadline whose booking is gone or no longer held is simply
+//! deleted when due.
+
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::models::{Booking, BookingStatus};
+use super::schema::{bookings, hold_deadlines};
+
+/// A hold's deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = hold_deadlines)]
+pub struct HoldDeadline {
+    pub booking_id: String,
+    pub expires_at: i64,
+}
+
+impl HoldDeadline {
+    /// Records the deadlines of the held bookings among `rows`. Call it in the statement or
+    /// transaction that inserts them.
+    pub fn record(conn: &mut DbConnection, rows: &[Booking]) -> QueryResult<()> {
+        let deadlines: Vec<HoldDeadline> = rows
+            .iter()
+            .filter(|b| b.status == BookingStatus::Held)
+            .map(|b| HoldDeadline { booking_id: b.id.clone(), expires_at: b.hold_expires_at })
+            .collect();
+        super::insert_all!(conn, hold_deadlines::table, deadlines)
+    }
+
+    /// Deletes the deadlines due before `now` whose bookings are no longer held (confirmed,
+    /// declined, voided; or gone): nothing is left to expire for them. On PostgreSQL a row
+    /// another sweeper is deleting is skipped (`SKIP LOCKED`), so sweepers never wait for each
+    /// other here. Returns how many it deleted.
+    pub fn clear_settled(conn: &mut DbConnection, now: i64) -> QueryResult<usize> {
+        use diesel::sql_types::BigInt;
+        match conn {
+            DbConnection::Pg(pg) => diesel::sql_query(
+                "DELETE FROM hold_deadlines WHERE booking_id IN (
+                   SELECT d.booking_id FROM hold_deadlines d
+                    WHERE d.expires_at < $1
+                      AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.id = d.booking_id AND b.status = 'held')
+                      FOR UPDATE OF d SKIP LOCKED)",
+            )
+            .bind::<BigInt, _>(now)
+            .execute(pg),
+            DbConnection::Sqlite(sqlite) => diesel::sql_query(
+                "DELETE FROM hold_deadlines
+                  WHERE expires_at < ?
+                    AND NOT EXISTS (SELECT 1 FROM bookings b
+                                     WHERE b.id = hold_deadlines.booking_id AND b.status = 'held')",
+            )
+            .bind::<BigInt, _>(now)
+            .execute(sqlite),
+        }
+    }
+
+    /// Held bookings whose deadline is before `now`, oldest deadline first.
+    pub fn overdue_holds(conn: &mut DbConnection, now: i64, limit: i64) -> QueryResult<Vec<Booking>> {
+        hold_deadlines::table
+            .inner_join(bookings::table)
+            .filter(hold_deadlines::expires_at.lt(now))
+            .filter(bookings::status.eq(BookingStatus::Held.as_str()))
+            .order(hold_deadlines::expires_at.asc())
+            .limit(limit)
+            .select(Booking::as_select())
+            .load(conn)
+    }
+
+    /// Deletes these bookings' deadlines (the sweeper, after it dealt with them). On
+    /// PostgreSQL a row another sweeper is deleting is left to it (`SKIP LOCKED`): a sweeper
+    /// that waited here while holding its tiers' locks could deadlock with one that waits for
+    /// those locks while holding the rows of [`HoldDeadline::clear_settled`].
+    pub fn clear(conn: &mut DbConnection, booking_ids: &[&str]) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Text};
+        if booking_ids.is_empty() {
+            return Ok(());
+        }
+        match conn {
+            DbConnection::Pg(pg) => diesel::sql_query(
+                "DELETE FROM hold_deadlines WHERE booking_id IN (
+                   SELECT booking_id FROM hold_deadlines WHERE booking_id = ANY($1)
+                      FOR UPDATE SKIP LOCKED)",
+            )
+            .bind::<Array<Text>, _>(booking_ids)
+            .execute(pg),
+            DbConnection::Sqlite(sqlite) => {
+                diesel::delete(hold_deadlines::table.filter(hold_deadlines::booking_id.eq_any(booking_ids)))
+                    .execute(sqlite)
+            }
+        }
+        .map(|_| ())
+    }
+
+    /// How many deadlines are recorded (for tests).
+    pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+        hold_deadlines::table.count().get_result(conn)
+    }
+}
