@@ -4,7 +4,6 @@
 use diesel::prelude::*;
 
 use super::DbConnection;
-use super::hold_deadlines::HoldDeadline;
 use super::models::{Booking, BookingStatus};
 use super::schema::bookings;
 
@@ -18,10 +17,9 @@ pub struct TakenBack {
 }
 
 impl Booking {
-    /// Inserts many bookings in one statement, and the deadlines of the holds among them in
-    /// another: call it in a transaction.
+    /// Inserts many bookings in one statement (the database records the holds' deadlines:
+    /// see `hold_deadlines`).
     pub fn insert_all(conn: &mut DbConnection, rows: Vec<Booking>) -> QueryResult<()> {
-        HoldDeadline::record(conn, &rows)?;
         super::insert_all!(conn, bookings::table, rows)
     }
 

@@ -1,8 +1,10 @@
 //! Queries on `hold_deadlines`: when each hold ends, for the sweeper. A row is written with
-//! its hold (in the same statement or transaction) and deleted by the sweeper once due, after
-//! it expired the hold or found it settled. Nothing else touches it: a confirmation changes
-//! only columns that no index of `bookings` names, which lets PostgreSQL update the row in
-//! place (see the migration `2026-12-07-100001_hold_deadlines`).
+//! its hold by the database itself (a trigger on `bookings`, so whoever inserts a held
+//! booking, an older version of the shop during a rolling restart included, records its
+//! deadline) and deleted by the sweeper once due, after it expired the hold or found it
+//! settled. Nothing else touches it: a confirmation changes only columns that no index of
+//! `bookings` names, which lets PostgreSQL update the row in place (see the migration
+//! `2026-12-07-100001_hold_deadlines`).
 //!
 //! No foreign key to `bookings`: a deadline whose booking is gone or no longer held is simply
 //! deleted when due.
@@ -22,17 +24,6 @@ pub struct HoldDeadline {
 }
 
 impl HoldDeadline {
-    /// Records the deadlines of the held bookings among `rows`. Call it in the statement or
-    /// transaction that inserts them.
-    pub fn record(conn: &mut DbConnection, rows: &[Booking]) -> QueryResult<()> {
-        let deadlines: Vec<HoldDeadline> = rows
-            .iter()
-            .filter(|b| b.status == BookingStatus::Held)
-            .map(|b| HoldDeadline { booking_id: b.id.clone(), expires_at: b.hold_expires_at })
-            .collect();
-        super::insert_all!(conn, hold_deadlines::table, deadlines)
-    }
-
     /// Deletes the deadlines due before `now` whose bookings are no longer held (confirmed,
     /// declined, voided; or gone): nothing is left to expire for them. On PostgreSQL a row
     /// another sweeper is deleting is skipped (`SKIP LOCKED`), so sweepers never wait for each

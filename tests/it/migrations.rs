@@ -97,4 +97,58 @@ async fn staff_sessions_keep_every_session_through_the_migration(backend: Backen
     assert_eq!(kept, [("a1".into(), "admin".into(), "c1".into()), ("d1".into(), "door".into(), "c2".into())]);
 }
 
-both_backends!(staff_sessions_keep_every_session_through_the_migration);
+/// Holds made before the upgrade to hold deadlines, and holds the previous version goes on
+/// inserting beside the new one during a rolling restart (it knows nothing of deadlines), all
+/// get their deadline, so the new version's sweeper expires them.
+async fn holds_made_before_and_beside_the_deadlines_migration_are_swept(backend: Backend) {
+    use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+    use techkraft_tickets::db::hold_deadlines::HoldDeadline;
+    const PG: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+    const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+    let source = || if backend == Backend::Postgres { PG } else { SQLITE };
+    let database = crate::common::fresh_database(backend);
+    let pool = crate::common::pool_for(&database);
+    let mut conn = pool.get().unwrap();
+    let conn = &mut *conn;
+    let before: Vec<_> = conn
+        .pending_migrations(source())
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.name().to_string().as_str() < "2026-12-07-100001")
+        .collect();
+    for migration in before {
+        conn.run_migration(&*migration).unwrap();
+    }
+    let hold = |id: &str, status: &str, quantity: i32| {
+        format!(
+            "INSERT INTO bookings (id, reference, tier_id, quantity, unit_price_cents, total_cents, \
+               customer_name, customer_email, status, hold_expires_at, created_at, updated_at) \
+             VALUES ('{id}', 'REF-{id}', 'vip', {quantity}, 10000, {total}, 'Ada', 'ada@example.com', \
+               '{status}', 1000, 1, 1)",
+            total = 10_000 * quantity
+        )
+    };
+    diesel::sql_query(
+        "INSERT INTO ticket_tiers (id, name, price_cents, capacity, available, withheld, sort_order) \
+         VALUES ('vip', 'VIP', 10000, 100, 94, 0, 0)",
+    )
+    .execute(conn)
+    .unwrap();
+    diesel::sql_query(hold("before", "held", 2)).execute(conn).unwrap();
+    conn.run_pending_migrations(source()).unwrap();
+    diesel::sql_query(hold("beside", "held", 3)).execute(conn).unwrap();
+    diesel::sql_query(hold("paid", "confirmed", 1)).execute(conn).unwrap();
+    assert_eq!(HoldDeadline::count(conn).unwrap(), 2, "a deadline for each hold, none for the paid booking");
+
+    let (expired, _) = techkraft_tickets::booking::pipeline::sweep(conn, 2_000).unwrap();
+    let mut expired: Vec<String> = expired.into_iter().map(|b| b.id).collect();
+    expired.sort();
+    assert_eq!(expired, ["before", "beside"]);
+    assert_eq!(techkraft_tickets::booking::Tier::find(conn, "vip").unwrap().unwrap().available, 99);
+    assert_eq!(HoldDeadline::count(conn).unwrap(), 0);
+}
+
+both_backends!(
+    staff_sessions_keep_every_session_through_the_migration,
+    holds_made_before_and_beside_the_deadlines_migration_are_swept,
+);

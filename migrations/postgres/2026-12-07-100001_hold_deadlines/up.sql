@@ -16,6 +16,21 @@ CREATE INDEX hold_deadlines_expires_idx ON hold_deadlines (expires_at);
 INSERT INTO hold_deadlines (booking_id, expires_at)
 SELECT id, hold_expires_at FROM bookings WHERE status = 'held';
 
+-- Written by the database for every statement that inserts held bookings, whoever runs it:
+-- the version still running beside this one during a rolling restart (which knows nothing of
+-- deadlines) included. Once per statement, from the rows it inserted.
+CREATE FUNCTION hold_deadlines_record() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO hold_deadlines (booking_id, expires_at)
+    SELECT id, hold_expires_at FROM inserted_bookings WHERE status = 'held';
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER bookings_hold_deadlines AFTER INSERT ON bookings
+    REFERENCING NEW TABLE AS inserted_bookings
+    FOR EACH STATEMENT EXECUTE FUNCTION hold_deadlines_record();
+
 DROP INDEX bookings_status_hold_expires_idx;
 DROP INDEX bookings_tier_status_idx;
 

@@ -1,3 +1,4 @@
 CREATE INDEX bookings_status_hold_expires_idx ON bookings (status, hold_expires_at);
 CREATE INDEX bookings_tier_status_idx ON bookings (tier_id, status);
+DROP TRIGGER bookings_hold_deadlines;
 DROP TABLE hold_deadlines;

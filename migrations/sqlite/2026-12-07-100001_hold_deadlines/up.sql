@@ -12,5 +12,11 @@ CREATE INDEX hold_deadlines_expires_idx ON hold_deadlines (expires_at);
 INSERT INTO hold_deadlines (booking_id, expires_at)
 SELECT id, hold_expires_at FROM bookings WHERE status = 'held';
 
+-- Written by the database with every held booking, whoever inserts it (as on PostgreSQL).
+CREATE TRIGGER bookings_hold_deadlines AFTER INSERT ON bookings WHEN NEW.status = 'held'
+BEGIN
+    INSERT INTO hold_deadlines (booking_id, expires_at) VALUES (NEW.id, NEW.hold_expires_at);
+END;
+
 DROP INDEX bookings_status_hold_expires_idx;
 DROP INDEX bookings_tier_status_idx;

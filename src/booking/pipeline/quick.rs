@@ -3,7 +3,7 @@
 //! `serve`'s transaction (begin, the tier, the holds, the confirmations, the tickets, commit).
 //!
 //! The statement is one autocommit `WITH`: the tier's conditional update first, then the new
-//! holds and their deadlines, the confirmations, and the confirmed bookings' tickets and
+//! holds (their deadlines are the database's trigger's), the confirmations, and the confirmed bookings' tickets and
 //! emails. Each later part reads the tier's updated row (the confirmations through a
 //! subquery, evaluated before the first row they update), so none of them touches a booking
 //! row before the tier's row is locked: the lock order of the module header holds. Either all of it is committed or
@@ -189,9 +189,6 @@ const SQL: &str = "WITH unflushed AS (
      FROM tier, unnest($3::text[], $4::text[], $5::int4[], $6::text[], $7::text[],
        $8::text[], $9::text[], $10::int8[], $11::int8[])
        AS h(id, reference, quantity, name, email, user_id, key, expires, created)),
- deadlines AS (
-   INSERT INTO hold_deadlines (booking_id, expires_at)
-   SELECT h.id, h.expires FROM tier, unnest($3::text[], $10::int8[]) AS h(id, expires)),
  confirmed AS (
    UPDATE bookings SET status = 'confirmed', updated_at = $12,
           transaction_id = ($14::text[])[array_position($13::text[], bookings.id)]
