@@ -15,12 +15,13 @@ use super::DbConnection;
 use super::models::{Booking, BookingStatus};
 use super::schema::{bookings, hold_deadlines};
 
-/// A hold's deadline.
+/// A hold's deadline: its booking's `hold_expires_at` (which never changes), keyed by it and
+/// the booking's id.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = hold_deadlines)]
 pub struct HoldDeadline {
-    pub booking_id: String,
     pub expires_at: i64,
+    pub booking_id: String,
 }
 
 impl HoldDeadline {
@@ -32,8 +33,8 @@ impl HoldDeadline {
         use diesel::sql_types::BigInt;
         match conn {
             DbConnection::Pg(pg) => diesel::sql_query(
-                "DELETE FROM hold_deadlines WHERE booking_id IN (
-                   SELECT d.booking_id FROM hold_deadlines d
+                "DELETE FROM hold_deadlines WHERE (expires_at, booking_id) IN (
+                   SELECT d.expires_at, d.booking_id FROM hold_deadlines d
                     WHERE d.expires_at < $1
                       AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.id = d.booking_id AND b.status = 'held')
                       FOR UPDATE OF d SKIP LOCKED)",
@@ -63,27 +64,34 @@ impl HoldDeadline {
             .load(conn)
     }
 
-    /// Deletes these bookings' deadlines (the sweeper, after it dealt with them). On
+    /// Deletes the deadlines of these holds (the sweeper, after it dealt with them). On
     /// PostgreSQL a row another sweeper is deleting is left to it (`SKIP LOCKED`): a sweeper
     /// that waited here while holding its tiers' locks could deadlock with one that waits for
     /// those locks while holding the rows of [`HoldDeadline::clear_settled`].
-    pub fn clear(conn: &mut DbConnection, booking_ids: &[&str]) -> QueryResult<()> {
-        use diesel::sql_types::{Array, Text};
-        if booking_ids.is_empty() {
-            return Ok(());
-        }
+    pub fn clear(conn: &mut DbConnection, holds: &[Booking]) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Text};
+        let Some(latest) = holds.iter().map(|h| h.hold_expires_at).max() else { return Ok(()) };
+        let ids: Vec<&str> = holds.iter().map(|h| h.id.as_str()).collect();
         match conn {
-            DbConnection::Pg(pg) => diesel::sql_query(
-                "DELETE FROM hold_deadlines WHERE booking_id IN (
-                   SELECT booking_id FROM hold_deadlines WHERE booking_id = ANY($1)
-                      FOR UPDATE SKIP LOCKED)",
-            )
-            .bind::<Array<Text>, _>(booking_ids)
-            .execute(pg),
-            DbConnection::Sqlite(sqlite) => {
-                diesel::delete(hold_deadlines::table.filter(hold_deadlines::booking_id.eq_any(booking_ids)))
-                    .execute(sqlite)
+            DbConnection::Pg(pg) => {
+                let expiries: Vec<i64> = holds.iter().map(|h| h.hold_expires_at).collect();
+                diesel::sql_query(
+                    "DELETE FROM hold_deadlines WHERE (expires_at, booking_id) IN (
+                       SELECT expires_at, booking_id FROM hold_deadlines
+                        WHERE (expires_at, booking_id) IN (SELECT * FROM unnest($1::int8[], $2::text[]))
+                          FOR UPDATE SKIP LOCKED)",
+                )
+                .bind::<Array<BigInt>, _>(expiries)
+                .bind::<Array<Text>, _>(ids)
+                .execute(pg)
             }
+            // Through the key's range up to the latest deadline (the rows due), not the table.
+            DbConnection::Sqlite(sqlite) => diesel::delete(
+                hold_deadlines::table
+                    .filter(hold_deadlines::expires_at.le(latest))
+                    .filter(hold_deadlines::booking_id.eq_any(ids)),
+            )
+            .execute(sqlite),
         }
         .map(|_| ())
     }

@@ -129,9 +129,9 @@ diesel::joinable!(charge_checks -> bookings (booking_id));
 diesel::allow_tables_to_appear_in_same_query!(charge_checks, bookings);
 
 diesel::table! {
-    hold_deadlines (booking_id) {
-        booking_id -> Text,
+    hold_deadlines (expires_at, booking_id) {
         expires_at -> BigInt,
+        booking_id -> Text,
     }
 }
 

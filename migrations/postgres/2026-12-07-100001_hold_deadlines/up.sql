@@ -6,12 +6,12 @@
 -- A hold's deadline, written with the hold and deleted by the sweeper once due (whether the
 -- hold was then still held or not). No foreign key: checking one would lock the new booking
 -- row in the statement that inserts it, and a deadline without a held booking is skipped.
+-- One index, in the order the sweeper reads and deletes: by deadline, then booking.
 CREATE TABLE hold_deadlines (
-    booking_id TEXT   PRIMARY KEY NOT NULL,
-    expires_at BIGINT NOT NULL
+    expires_at BIGINT NOT NULL,
+    booking_id TEXT   NOT NULL,
+    PRIMARY KEY (expires_at, booking_id)
 );
-
-CREATE INDEX hold_deadlines_expires_idx ON hold_deadlines (expires_at);
 
 INSERT INTO hold_deadlines (booking_id, expires_at)
 SELECT id, hold_expires_at FROM bookings WHERE status = 'held';

@@ -25,7 +25,7 @@ pub fn sweep(conn: &mut DbConnection, now: i64) -> Result<(Vec<Booking>, Vec<Sea
                 seats.push(Seats::of(&row));
             }
         }
-        let holds_read: Vec<String> = holds.iter().map(|h| h.id.clone()).collect();
+        let read = holds.clone();
         let mut expired = Vec::new();
         for hold in holds {
             if Booking::transition(c, &hold.id, BookingStatus::Held, BookingStatus::Expired, now)? {
@@ -42,8 +42,7 @@ pub fn sweep(conn: &mut DbConnection, now: i64) -> Result<(Vec<Booking>, Vec<Sea
         ChargeCheck::owed(c, &ended)?;
         // Expired here, or settled since they were read (their compare-and-set failed): either
         // way nothing is left to expire.
-        let swept: Vec<&str> = holds_read.iter().map(String::as_str).collect();
-        HoldDeadline::clear(c, &swept)?;
+        HoldDeadline::clear(c, &read)?;
         Ok((expired, seats))
     })
 }

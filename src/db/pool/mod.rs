@@ -183,6 +183,7 @@ impl r2d2::CustomizeConnection<DbConnection, diesel::r2d2::Error> for Connection
                 "PRAGMA synchronous = NORMAL;",
                 "PRAGMA foreign_keys = ON;",
                 "PRAGMA wal_autocheckpoint = 10000;",
+                "PRAGMA temp_store = MEMORY;",
             ] {
                 c.batch_execute(pragma).map_err(diesel::r2d2::Error::QueryError)?;
             }
