@@ -420,3 +420,51 @@ async fn confirmations_find_their_bookings_by_key_after_the_table_grew() {
     );
     assert_eq!(app.status_of(&held), BookingStatus::Confirmed);
 }
+
+/// PostgreSQL: a desk gives its connection back to the pool as it took it (its planning
+/// settings reset), once its tier has been idle for a while.
+#[actix_rt::test]
+async fn a_desk_gives_its_connection_back_as_it_took_it() {
+    use std::sync::Arc;
+    use techkraft_tickets::booking::desk::{Desks, Listeners};
+    require_postgres!();
+    let database = fresh_database(Backend::Postgres);
+    let settings = crate::common::test_settings(&database, &[("DB_POOL_SIZE", "2")]);
+    let pool = techkraft_tickets::db::build_pool(&settings).unwrap();
+    techkraft_tickets::db::prepare_database(&pool, &settings).unwrap();
+    techkraft_tickets::shared_secrets::establish(&pool, &settings).unwrap();
+    let listeners = Listeners {
+        availability: Arc::new(techkraft_tickets::booking::availability::Availability::new(
+            Duration::from_millis(500),
+        )),
+        refunds_due: Arc::default(),
+        emails_due: Arc::default(),
+    };
+    let desks = Desks::new(pool.clone(), listeners);
+    let now = techkraft_tickets::clock::now_millis();
+    for _ in 0..3 {
+        let answer = desks.submit(Work::Reserve(new_hold("vip", 1, now))).await;
+        assert!(matches!(answer, Ok(Done::Reserved(Reserved::Held(_)))), "{answer:?}");
+    }
+    // The desk keeps its connection 200 ms after its last batch.
+    actix_rt::time::sleep(Duration::from_millis(700)).await;
+    let mut both = [pool.get().unwrap(), pool.get().unwrap()];
+    for conn in &mut both {
+        let techkraft_tickets::db::DbConnection::Pg(pg) = &mut **conn else { unreachable!() };
+        let changed: Vec<Setting> = diesel::RunQueryDsl::load(
+            diesel::sql_query(
+                "SELECT name FROM pg_settings WHERE name IN ('enable_seqscan', 'jit') AND setting <> reset_val",
+            ),
+            pg,
+        )
+        .unwrap();
+        assert!(changed.is_empty(), "a connection came back with {changed:?} changed");
+    }
+}
+
+#[derive(Debug, diesel::QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    #[allow(dead_code)]
+    name: String,
+}
