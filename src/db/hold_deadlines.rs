@@ -15,14 +15,9 @@ use super::DbConnection;
 use super::models::{Booking, BookingStatus};
 use super::schema::{bookings, hold_deadlines};
 
-/// A hold's deadline: its booking's `hold_expires_at` (which never changes), keyed by it and
-/// the booking's id.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = hold_deadlines)]
-pub struct HoldDeadline {
-    pub expires_at: i64,
-    pub booking_id: String,
-}
+/// The sweeper's queries on the deadlines. A row is its booking's `hold_expires_at` (which
+/// never changes) and id, which are also its key.
+pub struct HoldDeadline;
 
 impl HoldDeadline {
     /// Deletes the deadlines due before `now` whose bookings are no longer held (confirmed,

@@ -458,13 +458,13 @@ async fn a_desk_gives_its_connection_back_as_it_took_it() {
             pg,
         )
         .unwrap();
-        assert!(changed.is_empty(), "a connection came back with {changed:?} changed");
+        let names: Vec<&str> = changed.iter().map(|s| s.name.as_str()).collect();
+        assert!(names.is_empty(), "a connection came back with {names:?} changed");
     }
 }
 
 #[derive(Debug, diesel::QueryableByName)]
 struct Setting {
     #[diesel(sql_type = diesel::sql_types::Text)]
-    #[allow(dead_code)]
     name: String,
 }

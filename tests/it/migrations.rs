@@ -4,7 +4,42 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
-use crate::common::{Backend, spawn_app};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use techkraft_tickets::db::{DbConnection, DbPool};
+
+use crate::common::{Backend, TestDatabase, spawn_app};
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+fn migrations(backend: Backend) -> EmbeddedMigrations {
+    if backend == Backend::Postgres { PG_MIGRATIONS } else { SQLITE_MIGRATIONS }
+}
+
+/// A fresh database with the migrations before `upgrade` (a migration's name) applied, as a
+/// database of the version before it would be; [`upgrade`] applies the rest. Keep the database
+/// while the pool is in use.
+fn migrated_before(backend: Backend, upgrade: &str) -> (TestDatabase, DbPool) {
+    let database = crate::common::fresh_database(backend);
+    let pool = crate::common::pool_for(&database);
+    let mut conn = pool.get().unwrap();
+    let before: Vec<_> = conn
+        .pending_migrations(migrations(backend))
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.name().to_string().as_str() < upgrade)
+        .collect();
+    for migration in before {
+        conn.run_migration(&*migration).unwrap();
+    }
+    drop(conn);
+    (database, pool)
+}
+
+/// Applies the migrations not yet applied.
+fn upgrade(conn: &mut DbConnection, backend: Backend) {
+    conn.run_pending_migrations(migrations(backend)).unwrap();
+}
 
 #[test]
 fn both_backends_have_the_same_migrations_by_name() {
@@ -62,29 +97,15 @@ async fn both_backends_migrate_to_the_same_tables_and_columns() {
 
 /// The sessions signed in before the upgrade survive it, with their roles.
 async fn staff_sessions_keep_every_session_through_the_migration(backend: Backend) {
-    use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-    const PG: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-    const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-    let source = || if backend == Backend::Postgres { PG } else { SQLITE };
-    let database = crate::common::fresh_database(backend);
-    let pool = crate::common::pool_for(&database);
+    let (_database, pool) = migrated_before(backend, "2026-12-02-190001");
     let mut conn = pool.get().unwrap();
     let conn = &mut *conn;
-    let before: Vec<_> = conn
-        .pending_migrations(source())
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.name().to_string().as_str() < "2026-12-02-190001")
-        .collect();
-    for migration in before {
-        conn.run_migration(&*migration).unwrap();
-    }
     diesel::sql_query(
         "INSERT INTO admin_sessions (id, csrf, created_at, expires_at, role) VALUES ('a1', 'c1', 1, 9, 'admin'), ('d1', 'c2', 2, 9, 'door')",
     )
     .execute(conn)
     .unwrap();
-    conn.run_pending_migrations(source()).unwrap();
+    upgrade(conn, backend);
     let kept: Vec<(String, String, String)> = techkraft_tickets::db::schema::staff_sessions::table
         .select((
             techkraft_tickets::db::schema::staff_sessions::id,
@@ -101,24 +122,10 @@ async fn staff_sessions_keep_every_session_through_the_migration(backend: Backen
 /// inserting beside the new one during a rolling restart (it knows nothing of deadlines), all
 /// get their deadline, so the new version's sweeper expires them.
 async fn holds_made_before_and_beside_the_deadlines_migration_are_swept(backend: Backend) {
-    use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
     use techkraft_tickets::db::hold_deadlines::HoldDeadline;
-    const PG: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-    const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-    let source = || if backend == Backend::Postgres { PG } else { SQLITE };
-    let database = crate::common::fresh_database(backend);
-    let pool = crate::common::pool_for(&database);
+    let (_database, pool) = migrated_before(backend, "2026-12-07-100001");
     let mut conn = pool.get().unwrap();
     let conn = &mut *conn;
-    let before: Vec<_> = conn
-        .pending_migrations(source())
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.name().to_string().as_str() < "2026-12-07-100001")
-        .collect();
-    for migration in before {
-        conn.run_migration(&*migration).unwrap();
-    }
     let hold = |id: &str, status: &str, quantity: i32| {
         format!(
             "INSERT INTO bookings (id, reference, tier_id, quantity, unit_price_cents, total_cents, \
@@ -135,7 +142,7 @@ async fn holds_made_before_and_beside_the_deadlines_migration_are_swept(backend:
     .execute(conn)
     .unwrap();
     diesel::sql_query(hold("before", "held", 2)).execute(conn).unwrap();
-    conn.run_pending_migrations(source()).unwrap();
+    upgrade(conn, backend);
     diesel::sql_query(hold("beside", "held", 3)).execute(conn).unwrap();
     diesel::sql_query(hold("paid", "confirmed", 1)).execute(conn).unwrap();
     assert_eq!(HoldDeadline::count(conn).unwrap(), 2, "a deadline for each hold, none for the paid booking");

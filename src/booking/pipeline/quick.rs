@@ -164,14 +164,14 @@ struct Row {
 /// its text is the same for every batch and diesel prepares it once per connection (a query
 /// through `sql_query` is planned again on every call: 0.17 ms of this statement's 0.36).
 ///
-/// The confirmations find their rows with `id = ANY(…)` on `bookings` alone, which the plan
-/// serves from the primary key even when it was prepared while the table was new. Not as a
-/// join with the batch's rows (`UPDATE … FROM unnest(…)`): for a table of a few pages the
-/// planner prefers a sequential scan for the join, and the prepared plan kept scanning the
-/// whole table in every batch as it grew, until the next `ANALYZE` (measured: 391 to 527 pages
-/// read per statement, half the bookings per second). `confirmation_plans` in the tests keeps
-/// this so. No index names `status` (see the migration `2026-12-07-100001_hold_deadlines`), so
-/// a confirmation updates its row in place and writes no index entry.
+/// The confirmations find their rows with `id = ANY(…)` on `bookings` alone. For a table of a
+/// few pages the planner prefers reading it whole, and a plan prepared then is kept while the
+/// table grows, until the next `ANALYZE` (measured: 391 to 527 pages read per statement, half
+/// the bookings per second); so a desk plans with sequential scans discouraged
+/// (`db::plan_by_key`), and the primary key serves them whatever the table's size
+/// (`burst::confirmations_find_their_bookings_by_key_after_the_table_grew`). No index names
+/// `status` (see the migration `2026-12-07-100001_hold_deadlines`), so a confirmation updates
+/// its row in place and writes no index entry.
 const SQL: &str = "WITH unflushed AS (
    SELECT set_config('synchronous_commit', 'off', true) AS setting),
  tier AS (

@@ -8,8 +8,8 @@ use crate::db::{DbConnection, DbError, write_transaction};
 
 /// Holds whose time ran out give their seats back (`held → expired`), at most 500 per call;
 /// returns the bookings it expired and each touched tier's seats after. The deadlines due are
-/// deleted: those of holds settled meanwhile all at once, those of the holds expired here with
-/// them. Safe to run in several processes at once.
+/// deleted: those of holds settled meanwhile all at once, those of the holds read here after
+/// the tiers are locked. Safe to run in several processes at once.
 pub fn sweep(conn: &mut DbConnection, now: i64) -> Result<(Vec<Booking>, Vec<Seats>), DbError> {
     write_transaction(conn, |c| {
         HoldDeadline::clear_settled(c, now)?;
@@ -25,7 +25,9 @@ pub fn sweep(conn: &mut DbConnection, now: i64) -> Result<(Vec<Booking>, Vec<Sea
                 seats.push(Seats::of(&row));
             }
         }
-        let read = holds.clone();
+        // Expired below, or settled since they were read (their compare-and-set fails): either
+        // way nothing is left to expire. In this transaction, so undone with it.
+        HoldDeadline::clear(c, &holds)?;
         let mut expired = Vec::new();
         for hold in holds {
             if Booking::transition(c, &hold.id, BookingStatus::Held, BookingStatus::Expired, now)? {
@@ -40,9 +42,6 @@ pub fn sweep(conn: &mut DbConnection, now: i64) -> Result<(Vec<Booking>, Vec<Sea
         // the reconciliation asks the gateway.
         let ended: Vec<(String, i64)> = expired.iter().map(|h| (h.id.clone(), h.created_at)).collect();
         ChargeCheck::owed(c, &ended)?;
-        // Expired here, or settled since they were read (their compare-and-set failed): either
-        // way nothing is left to expire.
-        HoldDeadline::clear(c, &read)?;
         Ok((expired, seats))
     })
 }
