@@ -3,11 +3,11 @@
 //! `serve`'s transaction (begin, the tier, the holds, the confirmations, the tickets, commit).
 //!
 //! The statement is one autocommit `WITH`: the tier's conditional update first, then the new
-//! holds (their deadlines are the database's trigger's), the confirmations, and the confirmed bookings' tickets and
-//! emails. Each later part reads the tier's updated row (the confirmations through a
-//! subquery, evaluated before the first row they update), so none of them touches a booking
-//! row before the tier's row is locked: the lock order of the module header holds. Either all of it is committed or
-//! none of it:
+//! holds (their deadlines are the database's trigger's), the confirmations, and the confirmed
+//! bookings' tickets and emails. Each later part reads the tier's updated row (the
+//! confirmations through a subquery, evaluated before the first row they update), so none of
+//! them touches a booking row before the tier's row is locked: the lock order of the module
+//! header holds. Either all of it is committed or none of it:
 //!
 //! - the holds do not all fit, or the tier does not exist: the tier's update matches no row,
 //!   nothing else happens, and the caller serves the batch with `serve`, which serves the
