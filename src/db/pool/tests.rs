@@ -27,3 +27,26 @@ fn libpq_messages_become_one_line_without_the_password() {
          authentication failed for user \"tk\" ***"
     );
 }
+
+/// The SQLite compiled in is built with `.cargo/config.toml`'s options: no mutex per call on
+/// a connection (pooled connections are used by one thread at a time) and no allocation
+/// counting. Without them every booking pays for mutexes it does not need (see
+/// docs/PERFORMANCE.md, "SQLite's mutexes").
+#[test]
+fn the_bundled_sqlite_is_built_multi_thread_without_memory_counting() {
+    use diesel::{Connection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+    let mut conn = diesel::SqliteConnection::establish(":memory:").expect("an in-memory SQLite");
+    let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+        .load::<CompileOption>(&mut conn)
+        .expect("SQLite lists its compile-time options")
+        .into_iter()
+        .map(|o| o.compile_options)
+        .collect();
+    assert!(options.iter().any(|o| o == "THREADSAFE=2"), "compiled with {options:?}");
+    assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "compiled with {options:?}");
+}
