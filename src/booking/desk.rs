@@ -224,10 +224,10 @@ impl Desks {
     }
 }
 
-/// A desk's pooled connection. While the desk holds it, its plans are made with sequential
-/// scans discouraged (`db::plan_by_key`): the quick statement is prepared once per connection
-/// and its plan kept while `bookings` grows, and every statement a desk runs finds its rows by
-/// a key. Given back to the pool as it was taken.
+/// A desk's pooled connection. While the desk holds it, its plans are generic and made with
+/// sequential scans discouraged (`db::plan_by_key`): the quick statement is prepared and
+/// planned once per connection and its plan kept while `bookings` grows, and every statement a
+/// desk runs finds its rows by a key. Given back to the pool as it was taken.
 struct DeskConn {
     conn: PooledConn,
     /// Whether `plan_by_key` was applied (and is to be undone).

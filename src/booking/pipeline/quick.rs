@@ -162,7 +162,10 @@ struct Row {
 
 /// The quick batch's statement. Its rows come as one array per column (through `unnest`), so
 /// its text is the same for every batch and diesel prepares it once per connection (a query
-/// through `sql_query` is planned again on every call: 0.17 ms of this statement's 0.36).
+/// through `sql_query` is planned again on every call: 0.17 ms of this statement's 0.36). A
+/// prepared statement may still be planned again for every run (PostgreSQL's choice, on an
+/// analysed table of many bookings), so a desk's connection plans generically
+/// (`db::plan_by_key`; `burst::the_quick_statement_is_planned_once_on_a_grown_table`).
 ///
 /// The confirmations find their rows with `id = ANY(…)` on `bookings` alone. For a table of a
 /// few pages the planner prefers reading it whole, and a plan prepared then is kept while the
