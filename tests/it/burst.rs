@@ -349,6 +349,21 @@ fn confirm_quickly(conn: &mut techkraft_tickets::db::DbConnection, holds: &[Book
     );
 }
 
+/// Adds `n` expired bookings of Front Row to the table (PostgreSQL), as a sale leaves them.
+fn grow_bookings(conn: &mut techkraft_tickets::db::DbConnection, n: i32) {
+    use diesel::RunQueryDsl;
+    let techkraft_tickets::db::DbConnection::Pg(pg) = conn else { unreachable!() };
+    diesel::sql_query(
+        "INSERT INTO bookings (id, reference, tier_id, quantity, unit_price_cents, total_cents,
+           customer_name, customer_email, status, hold_expires_at, created_at, updated_at)
+         SELECT 'grown-' || g, 'GROWN-' || g, 'front-row', 1, 5000, 5000, 'Ada', 'ada@example.com',
+           'expired', 0, 0, 0 FROM generate_series(1, $1) AS g",
+    )
+    .bind::<diesel::sql_types::Integer, _>(n)
+    .execute(pg)
+    .unwrap();
+}
+
 /// PostgreSQL: a confirmation changes no column that an index of `bookings` names, so each
 /// row is updated in place on its page (a heap-only tuple) and no index gets a new entry.
 #[actix_rt::test]
@@ -387,23 +402,13 @@ async fn confirmations_find_their_bookings_by_key_after_the_table_grew() {
     }
     // As a desk plans on the connection it holds.
     techkraft_tickets::db::plan_by_key(&mut conn).unwrap();
-    // Batches on this one connection while the table is new: PostgreSQL keeps a generic plan
-    // from the sixth run on.
+    // Batches on this one connection while the table is new: the desk's connection plans
+    // generically, so the plan made now is kept.
     for _ in 0..8 {
         let hold = app.hold("general", 1, now);
         confirm_quickly(&mut conn, &[hold], now + 10);
     }
-    {
-        let techkraft_tickets::db::DbConnection::Pg(pg) = &mut *conn else { unreachable!() };
-        diesel::sql_query(
-            "INSERT INTO bookings (id, reference, tier_id, quantity, unit_price_cents, total_cents,
-               customer_name, customer_email, status, hold_expires_at, created_at, updated_at)
-             SELECT 'grown-' || g, 'GROWN-' || g, 'front-row', 1, 5000, 5000, 'Ada', 'ada@example.com',
-               'expired', 0, 0, 0 FROM generate_series(1, 20000) AS g",
-        )
-        .execute(pg)
-        .unwrap();
-    }
+    grow_bookings(&mut conn, 20_000);
     let held = app.hold("general", 1, now);
     // The counts not yet reported include this transaction's, before and after.
     let (before, after) = conn
@@ -436,16 +441,9 @@ async fn the_quick_statement_is_planned_once_on_a_grown_table() {
     let app = spawn_app(Backend::Postgres, &[]).await;
     let now = techkraft_tickets::clock::now_millis();
     let mut conn = app.conn();
+    grow_bookings(&mut conn, 20_000);
     {
         let techkraft_tickets::db::DbConnection::Pg(pg) = &mut *conn else { unreachable!() };
-        diesel::sql_query(
-            "INSERT INTO bookings (id, reference, tier_id, quantity, unit_price_cents, total_cents,
-               customer_name, customer_email, status, hold_expires_at, created_at, updated_at)
-             SELECT 'grown-' || g, 'GROWN-' || g, 'front-row', 1, 5000, 5000, 'Ada', 'ada@example.com',
-               'expired', 0, 0, 0 FROM generate_series(1, 20000) AS g",
-        )
-        .execute(pg)
-        .unwrap();
         diesel::sql_query("ANALYZE").execute(pg).unwrap();
     }
     // As a desk plans on the connection it holds.
