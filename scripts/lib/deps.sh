@@ -1,6 +1,7 @@
-# Sourced by scripts/test: makes sure the Debian programs the suite drives are installed.
+# Sourced by scripts/test and bench/run: makes sure the Debian programs they drive are installed.
 #
-#   ensure_packages   installs what is missing (apt-get, as root), or names it and fails
+#   ensure_packages          the test suite's: installs what is missing, or names it and fails
+#   install_missing PKG...   installs these packages (apt-get, as root), or names them and fails
 #
 # postgresql (initdb, pg_ctl), pgbouncer (the transaction-mode pass), haproxy (rolling
 # restarts), python3-aiosmtpd (a real SMTP server for the email tests, run by Debian's own
@@ -15,14 +16,18 @@ ensure_packages() {
   /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
   command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
-  [ ${#missing[@]} -eq 0 ] && return 0
+  install_missing "${missing[@]}"
+}
+
+install_missing() {
+  [ $# -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing: ${missing[*]}"
+    echo "installing: $*"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
   else
-    echo "error: the test suite needs these Debian packages: ${missing[*]}" >&2
-    echo "       install them with: sudo apt-get install ${missing[*]}" >&2
+    echo "error: $0 needs these Debian packages: $*" >&2
+    echo "       install them with: sudo apt-get install $*" >&2
     return 1
   fi
 }
