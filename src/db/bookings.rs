@@ -17,7 +17,7 @@ pub struct TakenBack {
 }
 
 impl Booking {
-    /// Inserts many bookings in one statement (the database records the holds' deadlines:
+    /// Inserts many bookings, all or none (`insert_all!`; the database records the holds' deadlines:
     /// see `hold_deadlines`).
     pub fn insert_all(conn: &mut DbConnection, rows: Vec<Booking>) -> QueryResult<()> {
         super::insert_all!(conn, bookings::table, rows)

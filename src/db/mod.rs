@@ -30,8 +30,17 @@ pub use pool::{
     plan_plainly, prepare_database, run_migrations,
 };
 
-/// Inserts `rows` (a `Vec` of an `Insertable` row) into `table` in one statement.
+/// Inserts `rows` (a `Vec` of an `Insertable` row) into `table`, all or none.
 /// `MultiConnection` has no multi-row insert; each backend has, so this picks the backend.
+///
+/// PostgreSQL: one statement. SQLite: in pieces of 64, 32, 16, 8, 4, 2 and 1 rows, in order,
+/// each piece a statement prepared once per connection and then reused from diesel's cache
+/// (a `Vec`'s statement has a different text for every length, so it would be parsed again for
+/// every batch, a sixth of a desk's time). A row type must be derived with
+/// `treat_none_as_default_value = false` (its `None`s are `NULL`, not `DEFAULT`, which SQLite
+/// has no multi-row form for): otherwise diesel writes each row alone inside a savepoint.
+/// Several statements are all or none only inside a transaction whose error ends it, as every
+/// caller's does; outside one, they get one.
 macro_rules! insert_all {
     ($conn:expr, $table:expr, $rows:expr) => {{
         let rows = $rows;
@@ -39,16 +48,46 @@ macro_rules! insert_all {
             Ok(())
         } else {
             match $conn {
-                $crate::db::DbConnection::Pg(pg) => diesel::insert_into($table).values(rows).execute(pg),
+                $crate::db::DbConnection::Pg(pg) => {
+                    diesel::insert_into($table).values(rows).execute(pg).map(|_| ())
+                }
                 $crate::db::DbConnection::Sqlite(sqlite) => {
-                    diesel::insert_into($table).values(rows).execute(sqlite)
+                    let in_pieces = |sqlite: &mut diesel::SqliteConnection| -> diesel::QueryResult<()> {
+                        let mut left = rows.len();
+                        let mut rows = rows.into_iter();
+                        $crate::db::insert_pieces!(sqlite, $table, rows, left, 64, 32, 16, 8, 4, 2, 1);
+                        Ok(())
+                    };
+                    if $crate::db::in_transaction(sqlite)? {
+                        in_pieces(sqlite)
+                    } else {
+                        sqlite.transaction(in_pieces)
+                    }
                 }
             }
-            .map(|_| ())
         }
     }};
 }
 pub(crate) use insert_all;
+
+/// `insert_all!`'s SQLite pieces: as many of each size as fit, largest first.
+macro_rules! insert_pieces {
+    ($conn:expr, $table:expr, $rows:ident, $left:ident, $($size:literal),+) => {
+        $(
+            while $left >= $size {
+                let piece: [_; $size] = std::array::from_fn(|_| $rows.next().expect("counted"));
+                diesel::insert_into($table).values(piece).execute($conn)?;
+                $left -= $size;
+            }
+        )+
+    };
+}
+pub(crate) use insert_pieces;
+
+/// Whether a transaction (or savepoint) is open on this SQLite connection.
+pub fn in_transaction(conn: &mut diesel::SqliteConnection) -> QueryResult<bool> {
+    Ok(AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth()?.is_some())
+}
 
 /// A connection to whichever backend `DATABASE_URL` names.
 #[derive(diesel::MultiConnection)]

@@ -117,7 +117,9 @@ impl From<BookingStatus> for String {
 
 /// A booking row.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = bookings)]
+// `None` is NULL (these columns' default), so SQLite can write many rows in one statement:
+// see `db::insert_all!`.
+#[diesel(table_name = bookings, treat_none_as_default_value = false)]
 pub struct Booking {
     pub id: String,
     pub reference: String,

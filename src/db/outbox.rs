@@ -18,7 +18,9 @@ pub const FAILED: &str = "failed";
 
 /// An email to send (or sent, or given up on).
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = email_outbox)]
+// `None` is NULL (these columns' default), so SQLite can write many rows in one statement:
+// see `db::insert_all!`.
+#[diesel(table_name = email_outbox, treat_none_as_default_value = false)]
 pub struct OutboxEmail {
     /// Random; also the local part of the stable `Message-ID`.
     pub id: String,
@@ -60,7 +62,7 @@ impl OutboxEmail {
         diesel::insert_into(email_outbox::table).values(self.clone()).execute(conn).map(|_| ())
     }
 
-    /// Queues many emails in one statement.
+    /// Queues many emails, all or none (`insert_all!`).
     pub fn insert_all(conn: &mut DbConnection, rows: Vec<OutboxEmail>) -> QueryResult<()> {
         super::insert_all!(conn, email_outbox::table, rows)
     }

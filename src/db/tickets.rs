@@ -10,7 +10,9 @@ use super::schema::{bookings, ticket_tiers, tickets};
 
 /// A ticket: one seat of a booking, admitted at most once.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = tickets)]
+// `None` is NULL (these columns' default), so SQLite can write many rows in one statement:
+// see `db::insert_all!`.
+#[diesel(table_name = tickets, treat_none_as_default_value = false)]
 pub struct Ticket {
     /// The signed code printed in the QR code.
     pub code: String,
@@ -31,7 +33,7 @@ pub struct TicketAtDoor {
 }
 
 impl Ticket {
-    /// Writes tickets in one statement. Call it in the confirming transaction.
+    /// Writes tickets, all or none (`insert_all!`). Call it in the confirming transaction.
     pub fn insert_all(conn: &mut DbConnection, rows: &[Ticket]) -> QueryResult<()> {
         super::insert_all!(conn, tickets::table, rows.to_vec())
     }

@@ -268,3 +268,103 @@ async fn a_charge_found_after_our_end_timed_out_ends_in_seats_or_one_refund(back
 }
 
 both_backends!(a_charge_found_after_our_end_timed_out_ends_in_seats_or_one_refund);
+
+/// A batch as large as a desk takes: 127 new holds in one batch, then their 127 confirmations
+/// with two tickets each in the next, every row written as given (SQLite writes a batch's rows
+/// in pieces of 64, 32, 16, 8, 4, 2 and 1, so 127 rows take one of each, 254 tickets most).
+async fn a_full_batch_is_written_row_for_row(backend: Backend) {
+    use techkraft_tickets::booking::OutboxEmail;
+    use techkraft_tickets::booking::pipeline::{self, Done, Reserved, Settlement, Work};
+
+    let app = crate::common::spawn_app(backend, &[]).await;
+    let now = techkraft_tickets::clock::now_millis();
+    let holds: Vec<Booking> = (0..127).map(|_| crate::common::new_hold("general", 2, now)).collect();
+    let mut conn = app.conn();
+    let key = techkraft_tickets::booking::tickets::signing_key(&mut conn).unwrap();
+    let work: Vec<Work> = holds.iter().cloned().map(Work::Reserve).collect();
+    let served = pipeline::serve(&mut conn, "general", &work, &key, now).expect("the holds");
+    let held: Vec<Booking> = served
+        .answers
+        .into_iter()
+        .map(|answer| match answer {
+            Done::Reserved(Reserved::Held(booking)) => booking,
+            other => panic!("not held: {other:?}"),
+        })
+        .collect();
+    assert_eq!(app.tier("general").available, 1000 - 254);
+    let written = app.bookings();
+    assert_eq!(written.len(), 127);
+    for hold in &holds {
+        let row = written.iter().find(|b| b.id == hold.id).expect("every hold written");
+        let expected = Booking { unit_price_cents: 1000, total_cents: 2000, ..hold.clone() };
+        assert_eq!(row, &expected, "written as given, its None a NULL");
+    }
+
+    let paid: Vec<Work> = held
+        .iter()
+        .enumerate()
+        .map(|(i, booking)| Work::Confirm { booking: booking.clone(), transaction_id: format!("txn_{i}") })
+        .collect();
+    let served = pipeline::serve(&mut conn, "general", &paid, &key, now + 10).expect("the confirmations");
+    assert!(
+        served.answers.iter().all(|a| matches!(a, Done::Settled(Settlement::Confirmed))),
+        "{:?}",
+        served.answers
+    );
+    for (i, booking) in held.iter().enumerate() {
+        let mut seats: Vec<i32> =
+            Ticket::for_booking(&mut conn, &booking.id).unwrap().iter().map(|t| t.seat).collect();
+        seats.sort_unstable();
+        assert_eq!(seats, [1, 2], "{}'s tickets", booking.reference);
+        let emails = OutboxEmail::for_booking(&mut conn, &booking.id).unwrap();
+        assert_eq!(emails.len(), 1, "{}'s email", booking.reference);
+        let row = Booking::by_id(&mut conn, &booking.id).unwrap().unwrap();
+        assert_eq!((row.status, row.transaction_id), (BookingStatus::Confirmed, Some(format!("txn_{i}"))));
+    }
+    drop(conn);
+    app.assert_conservation();
+}
+
+/// A batch whose rows cannot all be written writes none of them: the 100th of 127 new holds
+/// carries a reference another booking has, so the batch fails whole (on SQLite after its
+/// first two pieces were written) and its seats stay where they were. The same for rows
+/// written outside any transaction.
+async fn a_batch_that_cannot_be_written_whole_writes_nothing(backend: Backend) {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    use techkraft_tickets::booking::OutboxEmail;
+    use techkraft_tickets::booking::pipeline::{self, Work};
+    use techkraft_tickets::db::DbError;
+
+    let app = crate::common::spawn_app(backend, &[]).await;
+    let now = techkraft_tickets::clock::now_millis();
+    let taken = app.hold("general", 1, now);
+    let mut holds: Vec<Booking> = (0..127).map(|_| crate::common::new_hold("general", 1, now)).collect();
+    holds[99].reference = taken.reference.clone();
+    let mut conn = app.conn();
+    let key = techkraft_tickets::booking::tickets::signing_key(&mut conn).unwrap();
+    let work: Vec<Work> = holds.into_iter().map(Work::Reserve).collect();
+    let failed = pipeline::serve(&mut conn, "general", &work, &key, now);
+    assert!(
+        matches!(
+            failed,
+            Err(DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)))
+        ),
+        "a reference taken twice: {failed:?}"
+    );
+    assert_eq!(app.bookings().len(), 1, "nothing of the batch written");
+    assert_eq!(app.tier("general").available, 999, "no seats taken by it");
+
+    let mut emails: Vec<OutboxEmail> =
+        (0..127).map(|_| OutboxEmail::queued(&taken.id, "tickets", "ada@example.com", now)).collect();
+    emails[99].id = emails[0].id.clone();
+    let failed = OutboxEmail::insert_all(&mut conn, emails);
+    assert!(
+        matches!(failed, Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))),
+        "an id twice: {failed:?}"
+    );
+    assert_eq!(OutboxEmail::for_booking(&mut conn, &taken.id).unwrap(), [], "none of the emails written");
+    drop(conn);
+    app.assert_conservation();
+}
+
+both_backends!(a_full_batch_is_written_row_for_row, a_batch_that_cannot_be_written_whole_writes_nothing);
