@@ -122,7 +122,7 @@ impl Booking {
         paid: &[(String, String)],
         now: i64,
     ) -> QueryResult<Vec<String>> {
-        use diesel::sql_types::{BigInt, Text};
+        use diesel::sql_types::{Array, BigInt, Text};
         if paid.is_empty() {
             return Ok(Vec::new());
         }
@@ -131,36 +131,35 @@ impl Booking {
             #[diesel(sql_type = Text)]
             id: String,
         }
-        // Both backends: UPDATE … FROM a VALUES list (SQLite 3.33+), RETURNING (3.35+).
+        // Both backends: UPDATE … FROM (SQLite 3.33+), RETURNING (3.35+); one text whatever the
+        // batch (the pairs as two arrays, or as one JSON array), so it is prepared once per
+        // connection instead of parsed again for every batch.
         let ids: Vec<Confirmed> = match conn {
             DbConnection::Pg(pg) => {
-                let values: Vec<String> =
-                    (0..paid.len()).map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3)).collect();
-                let sql = format!(
+                struct ConfirmHeldMany;
+                let ids: Vec<&str> = paid.iter().map(|(id, _)| id.as_str()).collect();
+                let txns: Vec<&str> = paid.iter().map(|(_, txn)| txn.as_str()).collect();
+                let update = diesel::sql_query(
                     "UPDATE bookings SET status = 'confirmed', transaction_id = v.txn, updated_at = $1 \
-                     FROM (VALUES {}) AS v(id, txn) \
+                     FROM unnest($2::text[], $3::text[]) AS v(id, txn) \
                      WHERE bookings.id = v.id AND bookings.status = 'held' RETURNING bookings.id",
-                    values.join(", ")
-                );
-                let mut query = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>().bind::<BigInt, _>(now);
-                for (id, txn) in paid {
-                    query = query.bind::<Text, _>(id.clone()).bind::<Text, _>(txn.clone());
-                }
-                query.load(pg)?
+                )
+                .bind::<BigInt, _>(now)
+                .bind::<Array<Text>, _>(ids)
+                .bind::<Array<Text>, _>(txns);
+                super::Prepared::<ConfirmHeldMany, _>::new(update).load(pg)?
             }
             DbConnection::Sqlite(sqlite) => {
-                let values = vec!["(?, ?)"; paid.len()].join(", ");
-                let sql = format!(
-                    "UPDATE bookings SET status = 'confirmed', transaction_id = v.txn, updated_at = ? \
-                     FROM (SELECT column1 AS id, column2 AS txn FROM (VALUES {values})) AS v \
-                     WHERE bookings.id = v.id AND bookings.status = 'held' RETURNING bookings.id"
-                );
-                let mut query =
-                    diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>().bind::<BigInt, _>(now);
-                for (id, txn) in paid {
-                    query = query.bind::<Text, _>(id.clone()).bind::<Text, _>(txn.clone());
-                }
-                query.load(sqlite)?
+                struct ConfirmHeldMany;
+                let pairs = serde_json::to_string(paid).expect("strings serialise");
+                let update = diesel::sql_query(
+                    "UPDATE bookings SET status = 'confirmed', transaction_id = v.value ->> 1, updated_at = ? \
+                     FROM json_each(?) AS v \
+                     WHERE bookings.id = v.value ->> 0 AND bookings.status = 'held' RETURNING bookings.id",
+                )
+                .bind::<BigInt, _>(now)
+                .bind::<Text, _>(pairs);
+                super::Prepared::<ConfirmHeldMany, _>::new(update).load(sqlite)?
             }
         };
         Ok(ids.into_iter().map(|c| c.id).collect())

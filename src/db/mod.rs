@@ -11,6 +11,8 @@ pub mod hold_deadlines;
 pub mod models;
 pub mod outbox;
 mod pool;
+mod prepared;
+pub use prepared::Prepared;
 pub mod queue;
 pub mod refunds;
 pub mod resends;

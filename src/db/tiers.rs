@@ -3,9 +3,9 @@
 
 use diesel::prelude::*;
 
-use super::DbConnection;
 use super::models::Tier;
 use super::schema::ticket_tiers;
+use super::{DbConnection, Prepared};
 
 /// The concert's tiers, seeded on first start.
 pub fn default_tiers() -> Vec<Tier> {
@@ -62,9 +62,14 @@ impl Tier {
     /// many are left, in one statement. `None` (and nothing changed) otherwise.
     pub fn take_seats(conn: &mut DbConnection, tier_id: &str, quantity: i32) -> QueryResult<Option<Seats>> {
         use ticket_tiers::{available, version};
-        diesel::update(ticket_tiers::table.filter(ticket_tiers::id.eq(tier_id).and(available.ge(quantity))))
-            .set((available.eq(available - quantity), version.eq(version + 1)))
-            .returning(Seats::RETURNED)
+        /// The statement's name among those kept prepared.
+        struct TakeSeats;
+        let update = diesel::update(
+            ticket_tiers::table.filter(ticket_tiers::id.eq(tier_id).and(available.ge(quantity))),
+        )
+        .set((available.eq(available - quantity), version.eq(version + 1)))
+        .returning(Seats::RETURNED);
+        Prepared::<TakeSeats, _>::new(update)
             .get_result::<SeatsRow>(conn)
             .optional()
             .map(|row| row.map(Seats::from))
@@ -74,11 +79,12 @@ impl Tier {
     /// that held them, in the same transaction.
     pub fn return_seats(conn: &mut DbConnection, tier_id: &str, quantity: i32) -> QueryResult<Seats> {
         use ticket_tiers::{available, version};
-        diesel::update(ticket_tiers::table.find(tier_id))
+        /// The statement's name among those kept prepared.
+        struct ReturnSeats;
+        let update = diesel::update(ticket_tiers::table.find(tier_id))
             .set((available.eq(available + quantity), version.eq(version + 1)))
-            .returning(Seats::RETURNED)
-            .get_result::<SeatsRow>(conn)
-            .map(Seats::from)
+            .returning(Seats::RETURNED);
+        Prepared::<ReturnSeats, _>::new(update).get_result::<SeatsRow>(conn).map(Seats::from)
     }
 
     /// Seats currently left in a tier (None for an unknown tier).

@@ -368,3 +368,91 @@ async fn a_batch_that_cannot_be_written_whole_writes_nothing(backend: Backend) {
 }
 
 both_backends!(a_full_batch_is_written_row_for_row, a_batch_that_cannot_be_written_whole_writes_nothing);
+
+/// A desk runs the same few statements for every batch: each is prepared once on its
+/// connection and then taken from diesel's cache, not parsed again every time (diesel never
+/// caches an `UPDATE` or a `sql_query` by itself, nor a multi-row insert of a `Vec`). Four
+/// rounds of a batch of three new holds and a batch of their confirmations, on one
+/// connection, counting the statements run and the statements prepared for the cache.
+async fn a_batch_s_statements_are_prepared_once_per_connection(backend: Backend) {
+    use std::sync::Mutex;
+
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use techkraft_tickets::booking::pipeline::{self, Done, Reserved, Work};
+    use techkraft_tickets::db::DbConnection;
+
+    let app = crate::common::spawn_app(backend, &[]).await;
+    let now = techkraft_tickets::clock::now_millis();
+    let mut conn = app.conn();
+    let key = techkraft_tickets::booking::tickets::signing_key(&mut conn).unwrap();
+    // (prepared for the cache, the statement's text)
+    let seen: Arc<Mutex<Vec<(bool, String)>>> = Arc::default();
+    let record = {
+        let seen = seen.clone();
+        move |event: InstrumentationEvent<'_>| {
+            let entry = match event {
+                InstrumentationEvent::StartQuery { query, .. } => (false, query.to_string()),
+                InstrumentationEvent::CacheQuery { sql, .. } => (true, sql.to_string()),
+                _ => return,
+            };
+            seen.lock().unwrap().push(entry);
+        }
+    };
+    match &mut *conn {
+        DbConnection::Sqlite(c) => c.set_instrumentation(record),
+        DbConnection::Pg(c) => c.set_instrumentation(record),
+    }
+    for round in 0..4 {
+        let holds: Vec<Work> =
+            (0..3).map(|_| Work::Reserve(crate::common::new_hold("general", 1, now))).collect();
+        let served = pipeline::serve(&mut conn, "general", &holds, &key, now).expect("the holds");
+        let paid: Vec<Work> = served
+            .answers
+            .into_iter()
+            .map(|answer| match answer {
+                Done::Reserved(Reserved::Held(booking)) => {
+                    Work::Confirm { booking, transaction_id: format!("txn_{round}") }
+                }
+                other => panic!("not held: {other:?}"),
+            })
+            .collect();
+        pipeline::serve(&mut conn, "general", &paid, &key, now + 10).expect("the confirmations");
+    }
+    let seen = seen.lock().unwrap();
+    let text = |statement: &str| statement.split(" -- binds:").next().unwrap_or_default().to_string();
+    let counts = |statement: &dyn Fn(&str) -> bool| {
+        let mut texts: Vec<String> =
+            seen.iter().filter(|(_, s)| statement(s)).map(|(_, s)| text(s)).collect();
+        texts.sort();
+        texts.dedup();
+        texts
+            .into_iter()
+            .map(|t| {
+                let runs = seen.iter().filter(|(cached, s)| !cached && text(s) == t).count();
+                let prepared = seen.iter().filter(|(cached, s)| *cached && text(s) == t).count();
+                (t, runs, prepared)
+            })
+            .collect::<Vec<_>>()
+    };
+    let tier = counts(&|s| s.starts_with("UPDATE") && s.contains("ticket_tiers"));
+    let confirmations = counts(&|s| s.starts_with("UPDATE bookings SET status = 'confirmed'"));
+    for (what, found) in [("the tier's conditional update", tier), ("the confirmations", confirmations)] {
+        let [(statement, runs, prepared)] = found.as_slice() else {
+            panic!("{what}: one text, found {found:?}")
+        };
+        assert_eq!((*runs, *prepared), (4, 1), "{what}, run four times, prepared once: {statement}");
+    }
+    if backend == Backend::Sqlite {
+        // The rows go in pieces (three: one of two and one of one), each piece's statement
+        // prepared once.
+        for table in ["bookings", "tickets", "email_outbox"] {
+            let pieces = counts(&|s| s.starts_with(&format!("INSERT INTO `{table}`")));
+            assert_eq!(pieces.len(), 2, "{table}: two pieces, {pieces:?}");
+            for (statement, runs, prepared) in pieces {
+                assert_eq!((runs, prepared), (4, 1), "{table}, run four times, prepared once: {statement}");
+            }
+        }
+    }
+}
+
+both_backends!(a_batch_s_statements_are_prepared_once_per_connection);
