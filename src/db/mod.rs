@@ -101,17 +101,39 @@ pub enum DbConnection {
 /// Serialises this process's SQLite write transactions (see [`write_transaction`]).
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// On SQLite, copies what the write-ahead log holds into the database file as far as no reader
-/// still needs it, waiting for nobody (`PRAGMA wal_checkpoint(PASSIVE)`); the next writer then
-/// starts the log again from its beginning. Nothing on PostgreSQL.
+/// On SQLite, copies what the write-ahead log holds into the database file, and keeps the log
+/// from growing. Nothing on PostgreSQL.
+///
+/// First beside the writers, waiting for nobody (`PASSIVE`): the copying. The log is started
+/// again from its beginning only by a writer that finds all of it copied, which under writes
+/// that never pause does not happen (what is copied, the writers have added to meanwhile): it
+/// grew, and past `wal_autocheckpoint` (10,000 pages) every commit of a desk checkpointed it
+/// itself, a tenth of a desk's time. So when the log is past [`WAL_RESTART_PAGES`], the rest
+/// with this process's writers held back (they queue on [`write_transaction`]'s lock for the
+/// moment it takes), and the log starts again (`RESTART`). That waits for no reader: one still
+/// on the log (a backup) makes it give up until the next round, and nothing is held up.
 pub fn checkpoint_wal(conn: &mut DbConnection) -> QueryResult<()> {
-    match conn {
-        DbConnection::Sqlite(sqlite) => {
-            diesel::connection::SimpleConnection::batch_execute(sqlite, "PRAGMA wal_checkpoint(PASSIVE);")
-        }
-        _ => Ok(()),
+    use diesel::connection::SimpleConnection;
+    #[derive(QueryableByName)]
+    struct Checkpoint {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        log: i32,
     }
+    let DbConnection::Sqlite(sqlite) = conn else { return Ok(()) };
+    let passive: Checkpoint = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(sqlite)?;
+    if passive.log < WAL_RESTART_PAGES {
+        return Ok(());
+    }
+    let _writers = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    sqlite.batch_execute("PRAGMA busy_timeout = 0;")?;
+    let restarted = sqlite.batch_execute("PRAGMA wal_checkpoint(RESTART);");
+    sqlite.batch_execute(&format!("PRAGMA busy_timeout = {};", pool::SQLITE_BUSY_TIMEOUT_MS))?;
+    restarted
 }
+
+/// The log's length (pages) past which [`checkpoint_wal`] starts it again: well short of
+/// `wal_autocheckpoint`'s 10,000.
+pub const WAL_RESTART_PAGES: i32 = 2_000;
 
 /// Runs `f` in a transaction that may read then write.
 ///

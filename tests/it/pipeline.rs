@@ -456,3 +456,73 @@ async fn a_batch_s_statements_are_prepared_once_per_connection(backend: Backend)
 }
 
 both_backends!(a_batch_s_statements_are_prepared_once_per_connection);
+
+/// SQLite: under writes that never pause, a checkpoint still starts the write-ahead log again
+/// from its beginning once it is past `WAL_RESTART_PAGES` (it holds this process's writers
+/// back for the moment that takes). A checkpoint beside the writers alone never does (what it
+/// copies, they add to meanwhile), and the log grew to `wal_autocheckpoint`'s 10,000 pages,
+/// past which every commit of a desk checkpointed it itself. A thread writes batches of 64
+/// new holds back to back; no other checkpoint runs.
+#[actix_rt::test]
+async fn sqlite_s_log_starts_again_under_writes_that_never_pause() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use diesel::{QueryableByName, RunQueryDsl};
+    use techkraft_tickets::booking::pipeline::{self, Work};
+    use techkraft_tickets::db::{DbConnection, WAL_RESTART_PAGES, checkpoint_wal};
+
+    #[derive(QueryableByName)]
+    struct Checkpoint {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        log: i32,
+    }
+    // The log's length now; copies what it can, waiting for nobody, as the writers go on.
+    fn log_pages(conn: &mut DbConnection) -> i32 {
+        let DbConnection::Sqlite(sqlite) = conn else { unreachable!() };
+        diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<Checkpoint>(sqlite).unwrap().log
+    }
+
+    let database = fresh_database(Backend::Sqlite);
+    let settings = crate::common::test_settings(&database, &[]);
+    let pool = techkraft_tickets::db::build_pool(&settings).unwrap();
+    techkraft_tickets::db::prepare_database(&pool, &settings).unwrap();
+    techkraft_tickets::shared_secrets::establish(&pool, &settings).unwrap();
+    diesel::sql_query("UPDATE ticket_tiers SET capacity = 100000000, available = 100000000, withheld = 0 WHERE id = 'general'")
+        .execute(&mut *pool.get().unwrap())
+        .unwrap();
+    let (stop, batches) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    let writer = {
+        let (pool, stop, batches) = (pool.clone(), stop.clone(), batches.clone());
+        std::thread::spawn(move || {
+            let mut conn = pool.get().expect("a connection");
+            let key = techkraft_tickets::booking::tickets::signing_key(&mut conn).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                let now = techkraft_tickets::clock::now_millis();
+                let work: Vec<Work> =
+                    (0..64).map(|_| Work::Reserve(crate::common::new_hold("general", 1, now))).collect();
+                pipeline::serve(&mut conn, "general", &work, &key, now).expect("a batch");
+                batches.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let mut conn = pool.get().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut before = log_pages(&mut conn);
+    while before <= WAL_RESTART_PAGES {
+        assert!(!writer.is_finished(), "the writer stopped");
+        assert!(std::time::Instant::now() < deadline, "the log never reached {WAL_RESTART_PAGES} pages");
+        std::thread::sleep(Duration::from_millis(20));
+        before = log_pages(&mut conn);
+    }
+    checkpoint_wal(&mut conn).unwrap();
+    // Once a batch has been written after it, the log has started again.
+    let written = batches.load(Ordering::Relaxed);
+    while batches.load(Ordering::Relaxed) < written + 2 {
+        assert!(!writer.is_finished(), "the writer stopped");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let after = log_pages(&mut conn);
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(after < before, "the log went on from {before} pages to {after}");
+}

@@ -164,6 +164,9 @@ impl ManageConnection for Manager {
 
 pub use health::{DbPool, PooledConn};
 
+/// How long a SQLite connection waits for another process's lock before it fails.
+pub(crate) const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+
 /// Applies SQLite's per-connection settings: WAL lets readers run beside the one writer,
 /// `busy_timeout` makes writers queue instead of failing with "database is locked". The log is
 /// copied into the database file by a background task ([`crate::db::checkpoint_wal`], several
@@ -178,7 +181,7 @@ impl r2d2::CustomizeConnection<DbConnection, diesel::r2d2::Error> for Connection
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
         if let DbConnection::Sqlite(c) = conn {
             for pragma in [
-                "PRAGMA busy_timeout = 5000;",
+                &format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"),
                 "PRAGMA journal_mode = WAL;",
                 "PRAGMA synchronous = NORMAL;",
                 "PRAGMA foreign_keys = ON;",
