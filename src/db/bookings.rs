@@ -28,7 +28,24 @@ impl Booking {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        bookings::table.filter(bookings::idempotency_key.eq_any(keys)).select(Booking::as_select()).load(conn)
+        match conn {
+            DbConnection::Sqlite(sqlite) => {
+                // One text whatever the number of keys (`eq_any` writes a placeholder for each),
+                // so a desk's batches do not parse it again every time: the keys as a JSON array.
+                use diesel::sql_types::{Bool, Text};
+                struct ByIdempotencyKeys;
+                let keys = serde_json::to_string(keys).expect("strings serialise");
+                let known = diesel::dsl::sql::<Bool>("idempotency_key IN (SELECT value FROM json_each(")
+                    .bind::<Text, _>(keys)
+                    .sql("))");
+                let query = bookings::table.filter(known).select(Booking::as_select());
+                super::Prepared::<ByIdempotencyKeys, _>::new(query).load(sqlite)
+            }
+            _ => bookings::table
+                .filter(bookings::idempotency_key.eq_any(keys))
+                .select(Booking::as_select())
+                .load(conn),
+        }
     }
 
     pub fn by_reference(conn: &mut DbConnection, reference: &str) -> QueryResult<Option<Booking>> {

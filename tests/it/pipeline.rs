@@ -442,6 +442,10 @@ async fn a_batch_s_statements_are_prepared_once_per_connection(backend: Backend)
         };
         assert_eq!((*runs, *prepared), (4, 1), "{what}, run four times, prepared once: {statement}");
     }
+    // The holds' idempotency keys looked up.
+    let keys = counts(&|s| s.starts_with("SELECT") && s.contains("idempotency_key") && s.contains("WHERE"));
+    let [(statement, runs, prepared)] = keys.as_slice() else { panic!("the keys: one text, found {keys:?}") };
+    assert_eq!((*runs, *prepared), (4, 1), "the keys, run four times, prepared once: {statement}");
     if backend == Backend::Sqlite {
         // The rows go in pieces (three: one of two and one of one), each piece's statement
         // prepared once.
