@@ -108,7 +108,7 @@ static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// again from its beginning only by a writer that finds all of it copied, which under writes
 /// that never pause does not happen (what is copied, the writers have added to meanwhile): it
 /// grew, and past `wal_autocheckpoint` (10,000 pages) every commit of a desk checkpointed it
-/// itself, a tenth of a desk's time. So when the log is past [`WAL_RESTART_PAGES`], the rest
+/// itself, an eighth of a desk's time. So when the log is past [`WAL_RESTART_PAGES`], the rest
 /// with this process's writers held back (they queue on [`write_transaction`]'s lock for the
 /// moment it takes), and the log starts again (`RESTART`). That waits for no reader: one still
 /// on the log (a backup) makes it give up until the next round, and nothing is held up.
