@@ -12,7 +12,7 @@ pub mod models;
 pub mod outbox;
 mod pool;
 mod prepared;
-pub use prepared::Prepared;
+pub(crate) use prepared::Prepared;
 pub mod queue;
 pub mod refunds;
 pub mod resends;
@@ -87,7 +87,7 @@ macro_rules! insert_pieces {
 pub(crate) use insert_pieces;
 
 /// Whether a transaction (or savepoint) is open on this SQLite connection.
-pub fn in_transaction(conn: &mut diesel::SqliteConnection) -> QueryResult<bool> {
+pub(crate) fn in_transaction(conn: &mut diesel::SqliteConnection) -> QueryResult<bool> {
     Ok(AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth()?.is_some())
 }
 
@@ -114,14 +114,8 @@ static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// on the log (a backup) makes it give up until the next round, and nothing is held up.
 pub fn checkpoint_wal(conn: &mut DbConnection) -> QueryResult<()> {
     use diesel::connection::SimpleConnection;
-    #[derive(QueryableByName)]
-    struct Checkpoint {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        log: i32,
-    }
     let DbConnection::Sqlite(sqlite) = conn else { return Ok(()) };
-    let passive: Checkpoint = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(sqlite)?;
-    if passive.log < WAL_RESTART_PAGES {
+    if checkpoint_passive(sqlite)? < WAL_RESTART_PAGES {
         return Ok(());
     }
     let _writers = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -129,6 +123,17 @@ pub fn checkpoint_wal(conn: &mut DbConnection) -> QueryResult<()> {
     let restarted = sqlite.batch_execute("PRAGMA wal_checkpoint(RESTART);");
     sqlite.batch_execute(&format!("PRAGMA busy_timeout = {};", pool::SQLITE_BUSY_TIMEOUT_MS))?;
     restarted
+}
+
+/// Copies what the write-ahead log holds into the database file as far as it can, waiting for
+/// nobody (`PRAGMA wal_checkpoint(PASSIVE)`), and returns the log's length in pages.
+pub fn checkpoint_passive(sqlite: &mut diesel::SqliteConnection) -> QueryResult<i32> {
+    #[derive(QueryableByName)]
+    struct Checkpoint {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        log: i32,
+    }
+    diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<Checkpoint>(sqlite).map(|c| c.log)
 }
 
 /// The log's length (pages) past which [`checkpoint_wal`] starts it again: well short of

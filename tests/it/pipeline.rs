@@ -471,19 +471,14 @@ both_backends!(a_batch_s_statements_are_prepared_once_per_connection);
 async fn sqlite_s_log_starts_again_under_writes_that_never_pause() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    use diesel::{QueryableByName, RunQueryDsl};
+    use diesel::RunQueryDsl;
     use techkraft_tickets::booking::pipeline::{self, Work};
-    use techkraft_tickets::db::{DbConnection, WAL_RESTART_PAGES, checkpoint_wal};
+    use techkraft_tickets::db::{DbConnection, WAL_RESTART_PAGES, checkpoint_passive, checkpoint_wal};
 
-    #[derive(QueryableByName)]
-    struct Checkpoint {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        log: i32,
-    }
     // The log's length now; copies what it can, waiting for nobody, as the writers go on.
     fn log_pages(conn: &mut DbConnection) -> i32 {
         let DbConnection::Sqlite(sqlite) = conn else { unreachable!() };
-        diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<Checkpoint>(sqlite).unwrap().log
+        checkpoint_passive(sqlite).unwrap()
     }
 
     let database = fresh_database(Backend::Sqlite);
